@@ -1,0 +1,37 @@
+/*
+ * ids.h - account ids, command ids and UUID text (SPEC section 4).
+ *
+ * Buffers in the domain structs are sized one byte larger than the longest
+ * valid id plus the terminator (LEDGER_ACCOUNT_BUF = 64 + 2): an edge that
+ * meets a longer id copies LEDGER_ACCOUNT_MAX + 1 bytes, so the stored id is
+ * still too long and validation still fails, and nothing is silently
+ * truncated into a valid id.
+ */
+#ifndef LEDGER_IDS_H
+#define LEDGER_IDS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define LEDGER_ACCOUNT_MAX 64
+#define LEDGER_ACCOUNT_BUF (LEDGER_ACCOUNT_MAX + 2)
+#define LEDGER_COMMAND_ID_MAX 128
+#define LEDGER_COMMAND_ID_BUF (LEDGER_COMMAND_ID_MAX + 2)
+#define LEDGER_UUID_LEN 36
+#define LEDGER_UUID_BUF (LEDGER_UUID_LEN + 1)
+
+/* 1 to 64 characters of [A-Za-z0-9._-]. `len` bytes of `s` are checked (a NUL
+ * inside them makes the id invalid). */
+bool ledger_account_valid(const char *s, size_t len);
+
+/* 1 to 128 printable ASCII characters (0x20..0x7e). */
+bool ledger_command_id_valid(const char *s, size_t len);
+
+/* Canonical lowercase 8-4-4-4-12 hex form. */
+bool ledger_uuid_valid(const char *s, size_t len);
+
+/* Formats 16 bytes as a version 4 UUID (the caller supplies the random
+ * bytes: the core reads no entropy). `out` must hold LEDGER_UUID_BUF. */
+void ledger_uuid_format(const unsigned char bytes[16], char out[LEDGER_UUID_BUF]);
+
+#endif
