@@ -37,13 +37,17 @@ ledger_reason ledger_decide(const account_state *account, const ledger_command *
 /* The credit side of a transfer: `sent` is the TransferSent event, `to` the
  * state of sent->counterparty. Returns LEDGER_OK and fills *received
  * (TransferReceived on the recipient, with the sender's `at` and transfer id),
- * or LEDGER_NO_SUCH_ACCOUNT / LEDGER_ACCOUNT_CLOSED and zeroes *received. */
+ * or LEDGER_NO_SUCH_ACCOUNT / LEDGER_ACCOUNT_CLOSED and zeroes *received.
+ * Two more refusals, for inputs the producer should never build:
+ * LEDGER_INVALID_AMOUNT when the credit would overflow the recipient's int64
+ * balance (the transfer is then returned like any other refused credit), and
+ * LEDGER_MALFORMED_COMMAND when `sent` is not a TransferSent. */
 ledger_reason ledger_decide_credit(const account_state *to, const ledger_event *sent,
                                    const char *event_id, ledger_event *received);
 
 /* The return of a transfer whose credit failed for `why`: TransferReturned on
  * the sender (`from` is its current state), with the transfer's `at`. */
-void ledger_decide_return(const account_state *from, const ledger_event *sent,
-                          ledger_reason why, const char *event_id, ledger_event *returned);
+void ledger_decide_return(const account_state *from, const ledger_event *sent, ledger_reason why,
+                          const char *event_id, ledger_event *returned);
 
 #endif

@@ -13,12 +13,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define LEDGER_ACCOUNT_MAX 64
-#define LEDGER_ACCOUNT_BUF (LEDGER_ACCOUNT_MAX + 2)
+#define LEDGER_ACCOUNT_MAX    64
+#define LEDGER_ACCOUNT_BUF    (LEDGER_ACCOUNT_MAX + 2)
 #define LEDGER_COMMAND_ID_MAX 128
 #define LEDGER_COMMAND_ID_BUF (LEDGER_COMMAND_ID_MAX + 2)
-#define LEDGER_UUID_LEN 36
-#define LEDGER_UUID_BUF (LEDGER_UUID_LEN + 1)
+#define LEDGER_UUID_LEN       36
+#define LEDGER_UUID_BUF       (LEDGER_UUID_LEN + 1)
 
 /* 1 to 64 characters of [A-Za-z0-9._-]. `len` bytes of `s` are checked (a NUL
  * inside them makes the id invalid). */
@@ -33,5 +33,17 @@ bool ledger_uuid_valid(const char *s, size_t len);
 /* Formats 16 bytes as a version 4 UUID (the caller supplies the random
  * bytes: the core reads no entropy). `out` must hold LEDGER_UUID_BUF. */
 void ledger_uuid_format(const unsigned char bytes[16], char out[LEDGER_UUID_BUF]);
+
+/* The length of the text held in a fixed buffer of `size` bytes: the offset
+ * of the first NUL, or `size` when there is none (an unterminated buffer then
+ * reads as too long for any valid id instead of running past its end). */
+size_t ledger_id_len(const char *buf, size_t size);
+
+/* Copies the text of `src` (NULL reads as "") into `dst` of `size` bytes
+ * (size >= 1), reading at most size - 1 bytes of src, so a fixed buffer of
+ * the same size need not be terminated. Truncates if needed, always
+ * terminates and zeroes the rest, so equal ids give byte-equal buffers.
+ * Returns the number of bytes copied. */
+size_t ledger_id_copy(char *dst, size_t size, const char *src);
 
 #endif

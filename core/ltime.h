@@ -26,8 +26,7 @@ size_t ltime_format(int64_t ms, char *buf, size_t size);
 int32_t ltime_month_of(int64_t ms);
 
 /* "YYYY-MM" (month 01..12) to the same month number. Returns 0 or -1. */
-int ltime_month_parse(const char *text, size_t len, int32_t *month,
-                      const char **why);
+int ltime_month_parse(const char *text, size_t len, int32_t *month, const char **why);
 
 /* Formats a month number as "YYYY-MM". Returns the length written. */
 size_t ltime_month_format(int32_t month, char *buf, size_t size);
