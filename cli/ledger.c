@@ -10,9 +10,11 @@
 
 #include "cli.h"
 #include "cmd_admin.h"
+#include "cmd_demo.h"
 
 static const cli_command commands[] = {
     {"admin", cmd_admin, "set-up and checks: ping the broker, create the topics"},
+    {"demo", cmd_demo, "the demonstration: core decisions appended to Kafka, read back, folded"},
 };
 
 int main(int argc, char **argv) {
