@@ -21,6 +21,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "errstr.h"
 #include "log.h"
 #include "redis.h"
 
@@ -187,18 +188,6 @@ void ledger_config_destroy(ledger_config *cfg) {
 
 /* ---- loading ---- */
 
-static void errf(char *errstr, size_t errstr_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void errf(char *errstr, size_t errstr_size, const char *fmt, ...) {
-    if (errstr == NULL || errstr_size == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errstr, errstr_size, fmt, ap);
-    va_end(ap);
-}
-
 static int set_value(entry *e, const char *value, source from) {
     char *copy = NULL;
     if (value != NULL) {
@@ -224,7 +213,7 @@ static entry *find_by_flag(ledger_config *cfg, const char *flag, size_t len) {
 static int add_prop(ledger_config *cfg, const char *arg, char *errstr, size_t errstr_size) {
     const char *eq = strchr(arg, '=');
     if (eq == NULL || eq == arg) {
-        errf(errstr, errstr_size, "invalid -X '%s': expected key=value or dump", arg);
+        ledger_errf(errstr, errstr_size, "invalid -X '%s': expected key=value or dump", arg);
         return -1;
     }
     rdkafka_prop *grown = realloc(cfg->props, (cfg->n_props + 1) * sizeof(*grown));
@@ -240,7 +229,7 @@ static int add_prop(ledger_config *cfg, const char *arg, char *errstr, size_t er
     cfg->n_props++;
     return 0;
 oom:
-    errf(errstr, errstr_size, "out of memory reading -X '%s'", arg);
+    ledger_errf(errstr, errstr_size, "out of memory reading -X '%s'", arg);
     return -1;
 }
 
@@ -444,17 +433,17 @@ static int validate_props(const ledger_config *cfg, char *errstr, size_t errstr_
         /* SPEC section 3: keys go where the Java client puts them. */
         if (strcmp(cfg->props[i].key, "partitioner") == 0 &&
             strcmp(cfg->props[i].value, "murmur2_random") != 0) {
-            errf(errstr, errstr_size,
-                 "invalid -X 'partitioner=%s': the ledger needs murmur2_random, the Java "
-                 "client's placement of keys",
-                 cfg->props[i].value);
+            ledger_errf(errstr, errstr_size,
+                        "invalid -X 'partitioner=%s': the ledger needs murmur2_random, the Java "
+                        "client's placement of keys",
+                        cfg->props[i].value);
             rc = -1;
             break;
         }
         if (rd_kafka_conf_set(scratch, cfg->props[i].key, cfg->props[i].value, why, sizeof(why)) !=
             RD_KAFKA_CONF_OK) {
-            errf(errstr, errstr_size, "invalid -X '%s=%s': %s", cfg->props[i].key,
-                 cfg->props[i].value, why);
+            ledger_errf(errstr, errstr_size, "invalid -X '%s=%s': %s", cfg->props[i].key,
+                        cfg->props[i].value, why);
             rc = -1;
             break;
         }
@@ -501,7 +490,7 @@ ledger_config_status ledger_config_load(ledger_config *cfg, int argc, char **arg
             const char *prop = arg[2] != '\0' ? arg + 2 : NULL;
             if (prop == NULL) {
                 if (i + 1 >= argc) {
-                    errf(errstr, errstr_size, "option '-X' requires key=value or dump");
+                    ledger_errf(errstr, errstr_size, "option '-X' requires key=value or dump");
                     return LEDGER_CONFIG_ERROR;
                 }
                 prop = argv[++i];
@@ -513,7 +502,7 @@ ledger_config_status ledger_config_load(ledger_config *cfg, int argc, char **arg
             continue;
         }
         if (strncmp(arg, "--", 2) != 0) {
-            errf(errstr, errstr_size, "unknown option '%s'", arg);
+            ledger_errf(errstr, errstr_size, "unknown option '%s'", arg);
             return LEDGER_CONFIG_ERROR;
         }
         const char *name = arg + 2;
@@ -521,7 +510,7 @@ ledger_config_status ledger_config_load(ledger_config *cfg, int argc, char **arg
         size_t name_len = eq != NULL ? (size_t)(eq - name) : strlen(name);
         entry *e = find_by_flag(cfg, name, name_len);
         if (e == NULL) {
-            errf(errstr, errstr_size, "unknown option '--%.*s'", (int)name_len, name);
+            ledger_errf(errstr, errstr_size, "unknown option '--%.*s'", (int)name_len, name);
             return LEDGER_CONFIG_ERROR;
         }
         const char *value;
@@ -532,7 +521,7 @@ ledger_config_status ledger_config_load(ledger_config *cfg, int argc, char **arg
         } else if (i + 1 < argc) {
             value = argv[++i];
         } else {
-            errf(errstr, errstr_size, "option '--%s' requires a value", e->setting->flag);
+            ledger_errf(errstr, errstr_size, "option '--%s' requires a value", e->setting->flag);
             return LEDGER_CONFIG_ERROR;
         }
         if (set_value(e, value, SOURCE_FLAG) != 0)
@@ -552,8 +541,8 @@ ledger_config_status ledger_config_load(ledger_config *cfg, int argc, char **arg
                 mask_secret(e->value, masked, sizeof(masked));
                 shown = masked;
             }
-            errf(errstr, errstr_size, "invalid %s '%s': %s",
-                 subject_of(e, subject, sizeof(subject)), shown, why);
+            ledger_errf(errstr, errstr_size, "invalid %s '%s': %s",
+                        subject_of(e, subject, sizeof(subject)), shown, why);
             return LEDGER_CONFIG_ERROR;
         }
     }
@@ -562,7 +551,7 @@ ledger_config_status ledger_config_load(ledger_config *cfg, int argc, char **arg
     return want_dump ? LEDGER_CONFIG_DUMP : LEDGER_CONFIG_OK;
 
 oom:
-    errf(errstr, errstr_size, "out of memory loading the configuration");
+    ledger_errf(errstr, errstr_size, "out of memory loading the configuration");
     return LEDGER_CONFIG_ERROR;
 }
 

@@ -16,19 +16,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "errstr.h"
 #include "log.h"
-
-static void errf(char *errstr, size_t errstr_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void errf(char *errstr, size_t errstr_size, const char *fmt, ...) {
-    if (errstr == NULL || errstr_size == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errstr, errstr_size, fmt, ap);
-    va_end(ap);
-}
 
 static int64_t now_ms(void) {
     struct timespec ts;
@@ -45,12 +34,12 @@ rd_kafka_conf_t *ledger_kafka_conf_new(const char *brokers, ledger_kafka_role ro
     rd_kafka_conf_set_log_cb(conf, ledger_log_rdkafka_cb);
     if (rd_kafka_conf_set(conf, "bootstrap.servers", brokers, why, sizeof(why)) !=
         RD_KAFKA_CONF_OK) {
-        errf(errstr, errstr_size, "invalid brokers '%s': %s", brokers, why);
+        ledger_errf(errstr, errstr_size, "invalid brokers '%s': %s", brokers, why);
         goto fail;
     }
     if (role == LEDGER_KAFKA_PRODUCER && rd_kafka_conf_set(conf, "partitioner", "murmur2_random",
                                                            why, sizeof(why)) != RD_KAFKA_CONF_OK) {
-        errf(errstr, errstr_size, "cannot set partitioner: %s", why);
+        ledger_errf(errstr, errstr_size, "cannot set partitioner: %s", why);
         goto fail;
     }
     size_t n = cfg != NULL ? ledger_config_rdkafka_count(cfg) : 0;
@@ -58,7 +47,7 @@ rd_kafka_conf_t *ledger_kafka_conf_new(const char *brokers, ledger_kafka_role ro
         const char *key, *value;
         ledger_config_rdkafka_get(cfg, i, &key, &value);
         if (rd_kafka_conf_set(conf, key, value, why, sizeof(why)) != RD_KAFKA_CONF_OK) {
-            errf(errstr, errstr_size, "invalid -X '%s=%s': %s", key, value, why);
+            ledger_errf(errstr, errstr_size, "invalid -X '%s=%s': %s", key, value, why);
             goto fail;
         }
     }
@@ -146,8 +135,8 @@ int ledger_kafka_ledger_topic_specs(const char *prefix, int partitions, int repl
         char name[LEDGER_KAFKA_TOPIC_NAME_BUF];
         if (ledger_kafka_topic_name(prefix, (ledger_kafka_topic)t, name, sizeof(name)) != 0 ||
             ledger_kafka_topic_spec_init(&specs[t], name, partitions, replication_factor) != 0) {
-            errf(errstr, errstr_size, "invalid topic prefix '%s': topic names would be too long",
-                 prefix);
+            ledger_errf(errstr, errstr_size,
+                        "invalid topic prefix '%s': topic names would be too long", prefix);
             return -1;
         }
     }
@@ -207,7 +196,7 @@ static int wait_visible(rd_kafka_t *rk, const ledger_kafka_topic_spec *specs, si
         struct timespec pause = {.tv_sec = 0, .tv_nsec = 100 * 1000000L};
         nanosleep(&pause, NULL);
     }
-    errf(errstr, errstr_size, "topics created but not all visible in the metadata in time");
+    ledger_errf(errstr, errstr_size, "topics created but not all visible in the metadata in time");
     return -1;
 }
 
@@ -239,30 +228,30 @@ int ledger_kafka_create_topics(const char *brokers, const ledger_config *cfg,
     rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof(why));
     if (rk == NULL) {
         rd_kafka_conf_destroy(conf);
-        errf(errstr, errstr_size, "cannot create a kafka client: %s", why);
+        ledger_errf(errstr, errstr_size, "cannot create a kafka client: %s", why);
         return -1;
     }
     conf = NULL; /* owned by rk now */
 
     topics = calloc(n, sizeof(*topics));
     if (topics == NULL) {
-        errf(errstr, errstr_size, "out of memory");
+        ledger_errf(errstr, errstr_size, "out of memory");
         goto cleanup;
     }
     for (size_t i = 0; i < n; i++) {
         topics[i] = rd_kafka_NewTopic_new(specs[i].name, specs[i].partitions,
                                           specs[i].replication_factor, why, sizeof(why));
         if (topics[i] == NULL) {
-            errf(errstr, errstr_size, "invalid topic '%s': %s", specs[i].name, why);
+            ledger_errf(errstr, errstr_size, "invalid topic '%s': %s", specs[i].name, why);
             goto cleanup;
         }
         for (size_t c = 0; c < specs[i].config_count; c++) {
             rd_kafka_resp_err_t err = rd_kafka_NewTopic_set_config(
                 topics[i], specs[i].config[c].key, specs[i].config[c].value);
             if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-                errf(errstr, errstr_size, "invalid config '%s=%s' for topic '%s': %s",
-                     specs[i].config[c].key, specs[i].config[c].value, specs[i].name,
-                     rd_kafka_err2str(err));
+                ledger_errf(errstr, errstr_size, "invalid config '%s=%s' for topic '%s': %s",
+                            specs[i].config[c].key, specs[i].config[c].value, specs[i].name,
+                            rd_kafka_err2str(err));
                 goto cleanup;
             }
         }
@@ -271,7 +260,7 @@ int ledger_kafka_create_topics(const char *brokers, const ledger_config *cfg,
     options = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
     if (rd_kafka_AdminOptions_set_request_timeout(options, timeout_ms, why, sizeof(why)) != 0 ||
         rd_kafka_AdminOptions_set_operation_timeout(options, timeout_ms, why, sizeof(why)) != 0) {
-        errf(errstr, errstr_size, "invalid timeout %d ms: %s", timeout_ms, why);
+        ledger_errf(errstr, errstr_size, "invalid timeout %d ms: %s", timeout_ms, why);
         goto cleanup;
     }
     queue = rd_kafka_queue_new(rk);
@@ -289,7 +278,7 @@ int ledger_kafka_create_topics(const char *brokers, const ledger_config *cfg,
             outcomes[i].err = err;
             snprintf(outcomes[i].errstr, sizeof(outcomes[i].errstr), "%s", detail);
         }
-        errf(errstr, errstr_size, "cannot create topics on '%s': %s", brokers, detail);
+        ledger_errf(errstr, errstr_size, "cannot create topics on '%s': %s", brokers, detail);
         goto cleanup;
     }
 
@@ -313,8 +302,8 @@ int ledger_kafka_create_topics(const char *brokers, const ledger_config *cfg,
         if (err == RD_KAFKA_RESP_ERR_NO_ERROR || err == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
             continue;
         if (!failed)
-            errf(errstr, errstr_size, "cannot create topic '%s': %s", specs[i].name,
-                 outcomes[i].errstr);
+            ledger_errf(errstr, errstr_size, "cannot create topic '%s': %s", specs[i].name,
+                        outcomes[i].errstr);
         failed = 1;
     }
     if (failed)
@@ -380,7 +369,7 @@ int ledger_kafka_ping_cfg(const char *brokers, const ledger_config *cfg, int tim
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof(why));
     if (rk == NULL) {
         rd_kafka_conf_destroy(conf);
-        errf(errstr, errstr_size, "cannot create a kafka client: %s", why);
+        ledger_errf(errstr, errstr_size, "cannot create a kafka client: %s", why);
         return -1;
     }
     const rd_kafka_metadata_t *md = NULL;
@@ -389,18 +378,18 @@ int ledger_kafka_ping_cfg(const char *brokers, const ledger_config *cfg, int tim
     int rc = 0;
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         if (md->broker_cnt < 1) {
-            errf(errstr, errstr_size, "'%s' answered with no brokers", brokers);
+            ledger_errf(errstr, errstr_size, "'%s' answered with no brokers", brokers);
             rc = -1;
         }
         rd_kafka_metadata_destroy(md);
     } else {
         rd_kafka_poll(rk, 0); /* serves the error callback */
         if (state.last_error[0] != '\0')
-            errf(errstr, errstr_size, "no answer from '%s' within %d ms: %s (%s)", brokers,
-                 timeout_ms, rd_kafka_err2str(err), state.last_error);
+            ledger_errf(errstr, errstr_size, "no answer from '%s' within %d ms: %s (%s)", brokers,
+                        timeout_ms, rd_kafka_err2str(err), state.last_error);
         else
-            errf(errstr, errstr_size, "no answer from '%s' within %d ms: %s", brokers, timeout_ms,
-                 rd_kafka_err2str(err));
+            ledger_errf(errstr, errstr_size, "no answer from '%s' within %d ms: %s", brokers,
+                        timeout_ms, rd_kafka_err2str(err));
         rc = -1;
     }
     rd_kafka_destroy(rk);

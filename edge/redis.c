@@ -8,6 +8,8 @@
  */
 #include "redis.h"
 
+#include "errstr.h"
+
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,18 +18,6 @@
 #include <sys/time.h>
 
 #define URL_SHAPE "expected redis://host:port/db"
-
-static void errf(char *errstr, size_t errstr_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void errf(char *errstr, size_t errstr_size, const char *fmt, ...) {
-    if (errstr == NULL || errstr_size == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errstr, errstr_size, fmt, ap);
-    va_end(ap);
-}
 
 void ledger_redis_url_init(ledger_redis_url *url) {
     memset(url, 0, sizeof(*url));
@@ -89,15 +79,15 @@ int ledger_redis_url_parse(const char *text, ledger_redis_url *url, char *errstr
     ledger_redis_url_init(&parsed);
 
     if (text == NULL || text[0] == '\0') {
-        errf(errstr, errstr_size, URL_SHAPE);
+        ledger_errf(errstr, errstr_size, URL_SHAPE);
         return -1;
     }
     if (strncmp(text, "rediss://", 9) == 0) {
-        errf(errstr, errstr_size, "tls (rediss://) is not supported");
+        ledger_errf(errstr, errstr_size, "tls (rediss://) is not supported");
         return -1;
     }
     if (strncmp(text, "redis://", 8) != 0) {
-        errf(errstr, errstr_size, URL_SHAPE);
+        ledger_errf(errstr, errstr_size, URL_SHAPE);
         return -1;
     }
     const char *p = text + 8;
@@ -114,16 +104,16 @@ int ledger_redis_url_parse(const char *text, ledger_redis_url *url, char *errstr
         const char *pass = colon != NULL ? colon + 1 : p;
         if (colon != NULL &&
             percent_decode(p, (size_t)(colon - p), parsed.user, sizeof(parsed.user)) != 0) {
-            errf(errstr, errstr_size, "invalid user: bad %%-escape or too long");
+            ledger_errf(errstr, errstr_size, "invalid user: bad %%-escape or too long");
             return -1;
         }
         if (percent_decode(pass, (size_t)(at - pass), parsed.password, sizeof(parsed.password)) !=
             0) {
-            errf(errstr, errstr_size, "invalid password: bad %%-escape or too long");
+            ledger_errf(errstr, errstr_size, "invalid password: bad %%-escape or too long");
             return -1;
         }
         if (parsed.password[0] == '\0') {
-            errf(errstr, errstr_size, "empty password before '@'");
+            ledger_errf(errstr, errstr_size, "empty password before '@'");
             return -1;
         }
         parsed.has_password = true;
@@ -136,7 +126,7 @@ int ledger_redis_url_parse(const char *text, ledger_redis_url *url, char *errstr
     if (*p == '[') {
         host_end = memchr(p, ']', (size_t)(authority_end - p));
         if (host_end == NULL) {
-            errf(errstr, errstr_size, "missing ']' after the IPv6 host");
+            ledger_errf(errstr, errstr_size, "missing ']' after the IPv6 host");
             return -1;
         }
         p++;
@@ -149,16 +139,16 @@ int ledger_redis_url_parse(const char *text, ledger_redis_url *url, char *errstr
     }
     size_t host_len = (size_t)(host_end - p);
     if (host_len == 0) {
-        errf(errstr, errstr_size, "missing host; " URL_SHAPE);
+        ledger_errf(errstr, errstr_size, "missing host; " URL_SHAPE);
         return -1;
     }
     if (host_len >= sizeof(parsed.host)) {
-        errf(errstr, errstr_size, "host too long");
+        ledger_errf(errstr, errstr_size, "host too long");
         return -1;
     }
     for (size_t i = 0; i < host_len; i++) {
         if (isspace((unsigned char)p[i]) || p[i] == '@' || p[i] == '[' || p[i] == ']') {
-            errf(errstr, errstr_size, "invalid host '%.*s'", (int)host_len, p);
+            ledger_errf(errstr, errstr_size, "invalid host '%.*s'", (int)host_len, p);
             return -1;
         }
     }
@@ -171,12 +161,12 @@ int ledger_redis_url_parse(const char *text, ledger_redis_url *url, char *errstr
         p++;
         size_t len = (size_t)(authority_end - p);
         if (parse_bounded(p, len, 1, 65535, &parsed.port) != 0) {
-            errf(errstr, errstr_size, "invalid port '%.*s'", (int)len, p);
+            ledger_errf(errstr, errstr_size, "invalid port '%.*s'", (int)len, p);
             return -1;
         }
         p = authority_end;
     } else if (p != authority_end) {
-        errf(errstr, errstr_size, URL_SHAPE);
+        ledger_errf(errstr, errstr_size, URL_SHAPE);
         return -1;
     }
 
@@ -185,13 +175,13 @@ int ledger_redis_url_parse(const char *text, ledger_redis_url *url, char *errstr
         p++;
         size_t len = strcspn(p, "?#");
         if (len > 0 && parse_bounded(p, len, 0, 1000000, &parsed.db) != 0) {
-            errf(errstr, errstr_size, "invalid database '%.*s'", (int)len, p);
+            ledger_errf(errstr, errstr_size, "invalid database '%.*s'", (int)len, p);
             return -1;
         }
         p += len;
     }
     if (*p != '\0') {
-        errf(errstr, errstr_size, "unexpected '%s' at the end", p);
+        ledger_errf(errstr, errstr_size, "unexpected '%s' at the end", p);
         return -1;
     }
     *url = parsed;
@@ -227,18 +217,19 @@ int ledger_redis_reply_check(const redisContext *c, const redisReply *reply, int
     if (what == NULL)
         what = "command";
     if (reply == NULL) {
-        errf(errstr, errstr_size, "redis %s failed: %s", what,
-             c != NULL && c->err != 0 ? c->errstr : "no reply");
+        ledger_errf(errstr, errstr_size, "redis %s failed: %s", what,
+                    c != NULL && c->err != 0 ? c->errstr : "no reply");
         return -1;
     }
     if (reply->type == REDIS_REPLY_ERROR) {
-        errf(errstr, errstr_size, "redis %s failed: %.*s", what, (int)reply->len, reply->str);
+        ledger_errf(errstr, errstr_size, "redis %s failed: %.*s", what, (int)reply->len,
+                    reply->str);
         return -1;
     }
     if (expected_type >= 0 && reply->type != expected_type) {
-        errf(errstr, errstr_size, "redis %s: expected a reply of type '%s', got '%s'", what,
-             ledger_redis_reply_type_name(expected_type),
-             ledger_redis_reply_type_name(reply->type));
+        ledger_errf(errstr, errstr_size, "redis %s: expected a reply of type '%s', got '%s'", what,
+                    ledger_redis_reply_type_name(expected_type),
+                    ledger_redis_reply_type_name(reply->type));
         return -1;
     }
     return 0;
@@ -254,7 +245,7 @@ static int expect_ok(redisContext *c, redisReply *reply, const char *what, const
         rc = -1;
     }
     if (rc != 0)
-        errf(errstr, errstr_size, "%s at '%s'", why, where);
+        ledger_errf(errstr, errstr_size, "%s at '%s'", why, where);
     freeReplyObject(reply);
     return rc;
 }
@@ -270,15 +261,16 @@ redisContext *ledger_redis_connect(const ledger_redis_url *url, int timeout_ms, 
 
     redisContext *c = redisConnectWithTimeout(url->host, url->port, tv);
     if (c == NULL) {
-        errf(errstr, errstr_size, "cannot connect to redis at '%s': out of memory", where);
+        ledger_errf(errstr, errstr_size, "cannot connect to redis at '%s': out of memory", where);
         return NULL;
     }
     if (c->err != 0) {
-        errf(errstr, errstr_size, "cannot connect to redis at '%s': %s", where, c->errstr);
+        ledger_errf(errstr, errstr_size, "cannot connect to redis at '%s': %s", where, c->errstr);
         goto fail;
     }
     if (redisSetTimeout(c, tv) != REDIS_OK) {
-        errf(errstr, errstr_size, "cannot set the redis timeout at '%s': %s", where, c->errstr);
+        ledger_errf(errstr, errstr_size, "cannot set the redis timeout at '%s': %s", where,
+                    c->errstr);
         goto fail;
     }
     if (url->has_password) {
@@ -307,7 +299,7 @@ redisContext *ledger_redis_connect_url(const char *url_text, int timeout_ms, cha
     ledger_redis_url url;
     char why[256];
     if (ledger_redis_url_parse(url_text, &url, why, sizeof(why)) != 0) {
-        errf(errstr, errstr_size, "invalid redis url: %s", why);
+        ledger_errf(errstr, errstr_size, "invalid redis url: %s", why);
         return NULL;
     }
     return ledger_redis_connect(&url, timeout_ms, errstr, errstr_size);
