@@ -10,10 +10,27 @@
 
 #include "cli.h"
 #include "cmd_admin.h"
+#include "cmd_command.h"
 #include "cmd_demo.h"
+#include "cmd_flags.h"
+#include "cmd_history.h"
+#include "cmd_query.h"
+#include "cmd_statement.h"
+#include "cmd_submit.h"
 
 static const cli_command commands[] = {
     {"admin", cmd_admin, "set-up and checks: ping the broker, create the topics"},
+    {"open", cmd_open, "open an account: open ACCOUNT [--overdraft AMOUNT]"},
+    {"deposit", cmd_deposit, "deposit money: deposit ACCOUNT AMOUNT"},
+    {"withdraw", cmd_withdraw, "withdraw money: withdraw ACCOUNT AMOUNT"},
+    {"transfer", cmd_transfer, "move money between accounts: transfer FROM TO AMOUNT"},
+    {"close", cmd_close, "close an account whose balance is 0: close ACCOUNT"},
+    {"submit", cmd_submit, "send JSON lines of commands from stdin, results in input order"},
+    {"balance", cmd_balance, "an account's balance from the balance view: balance ACCOUNT"},
+    {"statement", cmd_statement, "one month of an account's statement: statement ACCOUNT YYYY-MM"},
+    {"flags", cmd_flags, "an account's fraud flags: flags ACCOUNT"},
+    {"flagged", cmd_flagged, "every account with a fraud flag, sorted"},
+    {"history", cmd_history, "an account's state folded from the log: history ACCOUNT [--at TIME]"},
     {"demo", cmd_demo, "the demonstration: core decisions appended to Kafka, read back, folded"},
 };
 

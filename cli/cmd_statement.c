@@ -1,0 +1,446 @@
+/*
+ * cmd_statement.c - `ledger statement ACCOUNT YYYY-MM`.
+ *
+ * The statements view stores, per account, each month's totals and its
+ * entries already rendered (projectors/views/statements_view.h), but not
+ * the month's opening balance: that is the sum of the nets of every earlier
+ * month, added up here. A month's closing balance is its opening plus its
+ * net, so a month with no entries opens and closes on the balance carried
+ * from the months before it.
+ *
+ * The answer must be one state of the view, never half of one batch and
+ * half of the next, and it needs keys that depend on what it reads first
+ * (which earlier months exist). So it is read optimistically: WATCH the
+ * account's hash (every batch that changes the account rewrites it, in the
+ * same atomic unit as everything else), list the earlier months, then read
+ * everything inside MULTI/EXEC together with the current generation; if the
+ * account changed in between, or a rebuild switched generations, EXEC says
+ * so and the read starts again.
+ *
+ * Output goes through jansson: the stored entries are parsed (a corrupt one
+ * is reported, never printed) and written back compactly in order.
+ */
+#include "cmd_statement.h"
+
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "command_input.h"
+#include "ltime.h"
+#include "money.h"
+#include "projector_keys.h"
+#include "projector_query.h"
+#include "redis.h"
+
+#define VIEW               "statements"
+#define CONNECT_TIMEOUT_MS 5000
+#define READ_ATTEMPTS      20
+
+static const char statement_usage[] =
+    "ledger statement ACCOUNT YYYY-MM [--after P:O] [--timeout SECONDS] [options]";
+
+static const char statement_description[] =
+    "Prints ACCOUNT's statement for calendar month YYYY-MM (UTC, by event time)\n"
+    "from the statements view:\n"
+    "  {\"account\":\"A\",\"month\":\"2026-11\",\"opening_balance\":\"0.00\",\n"
+    "   \"closing_balance\":\"7.50\",\"total_in\":\"10.00\",\"total_out\":\"2.50\",\n"
+    "   \"entries\":[{\"at\":\"2026-11-02T09:00:00Z\",\"seq\":2,\"type\":\"deposit\",\n"
+    "                \"amount\":\"10.00\",\"balance_after\":\"10.00\"}, ...]}\n"
+    "Entries are in log order with signed amounts (withdrawals and transfers sent\n"
+    "negative); transfer entries add \"counterparty\" and \"transfer_id\";\n"
+    "balance_after is the account's running balance in log order.\n"
+    "opening_balance is the closing balance of the latest earlier month with\n"
+    "entries (0.00 if none), where a month's closing balance is its opening\n"
+    "balance plus its net (total_in - total_out); that is, the opening balance is\n"
+    "the sum of the nets of all earlier months. A month with no entries has\n"
+    "opening = closing = that carried balance and \"entries\":[].\n"
+    "\"stale\":true is added while the account is quarantined (an event of it\n"
+    "could not be applied). An account the view has never seen prints\n"
+    "{\"account\":\"A\",\"error\":\"not_found\"} and exits 1; a bad ACCOUNT or month\n"
+    "exits 2; Redis unreachable, or --after not applied within --timeout, exits 3.";
+
+/* A signed decimal int64 as Redis stores it. */
+static int parse_i64(const char *s, size_t n, int64_t *out) {
+    size_t i = 0;
+    bool neg = false;
+    uint64_t v = 0;
+    if (n > 0 && s[0] == '-') {
+        neg = true;
+        i = 1;
+    }
+    if (i == n || n > 20)
+        return -1;
+    for (; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (uint64_t)(s[i] - '0');
+        if (v > (uint64_t)INT64_MAX + (neg ? 1u : 0u))
+            return -1;
+    }
+    *out = neg ? (int64_t)(0 - v) : (int64_t)v;
+    return 0;
+}
+
+/* A stored integer field: nil reads as 0 with *present false. */
+static int reply_i64(const redisReply *r, int64_t *out, bool *present) {
+    *out = 0;
+    *present = false;
+    if (r->type == REDIS_REPLY_NIL)
+        return 0;
+    if (r->type != REDIS_REPLY_STRING || parse_i64(r->str, r->len, out) != 0)
+        return -1;
+    *present = true;
+    return 0;
+}
+
+static json_t *money_json(int64_t cents) {
+    char buf[MONEY_TEXT_BUF];
+    money_format(cents, buf, sizeof buf);
+    return json_string(buf);
+}
+
+/* Collects `n` replies of a pipeline; the first failure (no reply at all)
+ * stops it. Returns 0, or -1 with errstr. */
+static int get_replies(redisContext *c, redisReply **replies, size_t n, char *errstr,
+                       size_t errstr_size) {
+    for (size_t i = 0; i < n; i++) {
+        void *r = NULL;
+        if (redisGetReply(c, &r) != REDIS_OK || r == NULL) {
+            snprintf(errstr, errstr_size, "redis: %s", c->errstr[0] ? c->errstr : "no reply");
+            return -1;
+        }
+        replies[i] = r;
+        if (replies[i]->type == REDIS_REPLY_ERROR) {
+            snprintf(errstr, errstr_size, "redis: %.*s", (int)replies[i]->len, replies[i]->str);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void free_replies(redisReply **replies, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        if (replies[i] != NULL)
+            freeReplyObject(replies[i]);
+        replies[i] = NULL;
+    }
+}
+
+typedef enum read_outcome {
+    READ_DONE = 0,
+    READ_RETRY = 1,     /* the view moved under the read: read again */
+    READ_NOT_FOUND = 2, /* the view has never seen the account */
+    READ_ERROR = -1,    /* errstr says what */
+} read_outcome;
+
+/* Everything the statement needs, from one state of the view. */
+typedef struct statement_read {
+    int64_t opening;
+    int64_t total_in, total_out, net;
+    bool stale;
+    json_t *entries; /* owned */
+} statement_read;
+
+/* One optimistic attempt (see the top of the file). */
+static read_outcome read_once(redisContext *c, const char *ns, const char *account, int32_t month,
+                              statement_read *out, char *errstr, size_t errstr_size) {
+    read_outcome outcome = READ_ERROR;
+    int64_t gen;
+    redisReply *head[2] = {NULL, NULL};
+    redisReply **tail = NULL;
+    size_t tail_n = 0;
+    char month_name[16];
+    ltime_month_format(month, month_name, sizeof month_name);
+
+    if (projector_query_generation(c, ns, VIEW, &gen, errstr, errstr_size) != 0)
+        return READ_ERROR;
+    char acct[PROJECTOR_KEY_BUF], months[PROJECTOR_KEY_BUF], mkey[PROJECTOR_KEY_BUF],
+        ekey[PROJECTOR_KEY_BUF], qkey[PROJECTOR_KEY_BUF], current[PROJECTOR_KEY_BUF];
+    char msuffix[32], esuffix[32];
+    snprintf(msuffix, sizeof msuffix, "m:%s", month_name);
+    snprintf(esuffix, sizeof esuffix, "e:%s", month_name);
+    if (projector_keys_account(ns, VIEW, gen, account, "acct", acct, sizeof acct) == 0 ||
+        projector_keys_account(ns, VIEW, gen, account, "months", months, sizeof months) == 0 ||
+        projector_keys_account(ns, VIEW, gen, account, msuffix, mkey, sizeof mkey) == 0 ||
+        projector_keys_account(ns, VIEW, gen, account, esuffix, ekey, sizeof ekey) == 0 ||
+        projector_keys_quarantine(ns, VIEW, gen, qkey, sizeof qkey) == 0 ||
+        projector_keys_current(ns, VIEW, current, sizeof current) == 0) {
+        snprintf(errstr, errstr_size, "redis key of account '%s' too long", account);
+        return READ_ERROR;
+    }
+
+    /* Round trip 1: watch the account, list the months before this one. */
+    redisAppendCommand(c, "WATCH %s", acct);
+    redisAppendCommand(c, "ZRANGEBYSCORE %s -inf (%d", months, (int)month);
+    if (get_replies(c, head, 2, errstr, errstr_size) != 0)
+        goto cleanup;
+    const redisReply *earlier = head[1];
+    if (earlier->type != REDIS_REPLY_ARRAY) {
+        snprintf(errstr, errstr_size, "unexpected reply to ZRANGEBYSCORE of '%s'", months);
+        goto cleanup;
+    }
+
+    for (size_t i = 0; i < earlier->elements; i++) {
+        if (earlier->element[i]->type != REDIS_REPLY_STRING || earlier->element[i]->len != 7) {
+            snprintf(errstr, errstr_size, "unreadable month list '%s'", months);
+            goto cleanup;
+        }
+    }
+
+    /* Round trip 2: everything else, in one transaction. */
+    size_t queued = 5 + earlier->elements;
+    tail_n = 2 + queued; /* MULTI, the queued commands, EXEC */
+    tail = calloc(tail_n, sizeof *tail);
+    if (tail == NULL) {
+        snprintf(errstr, errstr_size, "out of memory");
+        goto cleanup;
+    }
+    redisAppendCommand(c, "MULTI");
+    redisAppendCommand(c, "GET %s", current);
+    redisAppendCommand(c, "HMGET %s balance version", acct);
+    redisAppendCommand(c, "HMGET %s total_in total_out net count", mkey);
+    redisAppendCommand(c, "LRANGE %s 0 -1", ekey);
+    redisAppendCommand(c, "HEXISTS %s %s", qkey, account);
+    for (size_t i = 0; i < earlier->elements; i++) {
+        const redisReply *m = earlier->element[i];
+        char key[PROJECTOR_KEY_BUF], suffix[32];
+        snprintf(suffix, sizeof suffix, "m:%.*s", (int)m->len, m->str);
+        projector_keys_account(ns, VIEW, gen, account, suffix, key, sizeof key);
+        redisAppendCommand(c, "HGET %s net", key);
+    }
+    redisAppendCommand(c, "EXEC");
+    if (get_replies(c, tail, tail_n, errstr, errstr_size) != 0)
+        goto cleanup;
+
+    const redisReply *exec = tail[tail_n - 1];
+    if (exec->type == REDIS_REPLY_NIL) {
+        outcome = READ_RETRY; /* the account changed since WATCH */
+        goto cleanup;
+    }
+    if (exec->type != REDIS_REPLY_ARRAY || exec->elements != queued) {
+        snprintf(errstr, errstr_size, "unexpected reply to EXEC");
+        goto cleanup;
+    }
+    redisReply *const *r = exec->element;
+    int64_t now_gen;
+    if (r[0]->type == REDIS_REPLY_NIL)
+        now_gen = PROJECTOR_FIRST_GENERATION;
+    else if (r[0]->type != REDIS_REPLY_STRING ||
+             projector_keys_parse_int(r[0]->str, r[0]->len, &now_gen) != 0)
+        now_gen = -1;
+    if (now_gen != gen) {
+        outcome = READ_RETRY; /* a rebuild switched generations */
+        goto cleanup;
+    }
+
+    int64_t balance, version;
+    bool has_balance, has_version;
+    if (r[1]->type != REDIS_REPLY_ARRAY || r[1]->elements != 2 ||
+        reply_i64(r[1]->element[0], &balance, &has_balance) != 0 ||
+        reply_i64(r[1]->element[1], &version, &has_version) != 0) {
+        snprintf(errstr, errstr_size, "unreadable '%s'", acct);
+        goto cleanup;
+    }
+    out->stale = r[4]->type == REDIS_REPLY_INTEGER && r[4]->integer == 1;
+    if (!has_version) {
+        outcome = READ_NOT_FOUND;
+        goto cleanup;
+    }
+
+    int64_t count;
+    bool present[4];
+    if (r[2]->type != REDIS_REPLY_ARRAY || r[2]->elements != 4 ||
+        reply_i64(r[2]->element[0], &out->total_in, &present[0]) != 0 ||
+        reply_i64(r[2]->element[1], &out->total_out, &present[1]) != 0 ||
+        reply_i64(r[2]->element[2], &out->net, &present[2]) != 0 ||
+        reply_i64(r[2]->element[3], &count, &present[3]) != 0 || r[3]->type != REDIS_REPLY_ARRAY ||
+        (present[3] ? count : 0) != (int64_t)r[3]->elements) {
+        snprintf(errstr, errstr_size, "unreadable month '%s' in '%s'", month_name, mkey);
+        goto cleanup;
+    }
+
+    out->opening = 0;
+    for (size_t i = 0; i < earlier->elements; i++) {
+        int64_t net;
+        bool has;
+        const redisReply *m = earlier->element[i];
+        if (reply_i64(r[5 + i], &net, &has) != 0 || !has ||
+            __builtin_add_overflow(out->opening, net, &out->opening)) {
+            snprintf(errstr, errstr_size, "unreadable month '%.*s' of '%s' in the %s view",
+                     (int)m->len, m->str, account, VIEW);
+            goto cleanup;
+        }
+    }
+
+    out->entries = json_array();
+    for (size_t i = 0; out->entries != NULL && i < r[3]->elements; i++) {
+        const redisReply *e = r[3]->element[i];
+        json_error_t jerr;
+        json_t *entry = e->type == REDIS_REPLY_STRING ? json_loadb(e->str, e->len, 0, &jerr) : NULL;
+        if (entry == NULL || !json_is_object(entry)) {
+            json_decref(entry);
+            snprintf(errstr, errstr_size, "corrupt entry %zu in '%s'", i, ekey);
+            goto cleanup;
+        }
+        json_array_append_new(out->entries, entry);
+    }
+    if (out->entries == NULL) {
+        snprintf(errstr, errstr_size, "out of memory");
+        goto cleanup;
+    }
+    outcome = READ_DONE;
+
+cleanup:
+    if (outcome != READ_DONE) {
+        json_decref(out->entries);
+        out->entries = NULL;
+    }
+    free_replies(head, 2);
+    if (tail != NULL) {
+        free_replies(tail, tail_n);
+        free(tail);
+    }
+    return outcome;
+}
+
+static void print_json(json_t *obj) {
+    char *text = obj == NULL ? NULL : json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (text != NULL) {
+        printf("%s\n", text);
+        free(text);
+    }
+    json_decref(obj);
+}
+
+int cmd_statement(int argc, char **argv) {
+    const ledger_config_setting *const tables[] = {
+        ledger_config_redis_settings, projector_keys_settings, projector_query_settings,
+        ledger_config_common_settings, NULL};
+    int exit_code = CLI_EXIT_OK;
+    redisContext *c = NULL;
+    statement_read st = {0};
+    char errstr[1024];
+    ledger_config *cfg = ledger_config_new("ledger statement", tables);
+    if (cfg == NULL) {
+        fprintf(stderr, "ledger: out of memory\n");
+        return CLI_EXIT_INFRA;
+    }
+    if (!cli_load(cfg, argc - 1, argv + 1, statement_usage, statement_description, &exit_code))
+        goto cleanup;
+    int got = ledger_config_positional_count(cfg);
+    if (got != 2) {
+        if (got < 2)
+            fprintf(stderr, "ledger: missing argument %s\nusage: %s\n",
+                    got == 0 ? "ACCOUNT" : "YYYY-MM", statement_usage);
+        else
+            fprintf(stderr, "ledger: unexpected argument '%s'\nusage: %s\n",
+                    ledger_config_positional(cfg, 2), statement_usage);
+        exit_code = CLI_EXIT_USAGE;
+        goto cleanup;
+    }
+    const char *account = ledger_config_positional(cfg, 0);
+    const char *month_text = ledger_config_positional(cfg, 1);
+    command_input_error in_err;
+    command_input_error_init(&in_err);
+    if (command_input_check_account(account, strlen(account), &in_err) != 0) {
+        fprintf(stderr, "ledger: %s\n", in_err.message);
+        exit_code = CLI_EXIT_USAGE;
+        goto cleanup;
+    }
+    int32_t month;
+    const char *why = NULL;
+    if (ltime_month_parse(month_text, strlen(month_text), &month, &why) != 0) {
+        fprintf(stderr, "ledger: invalid month '%s': %s (expected YYYY-MM, e.g. 2026-11)\n",
+                month_text, why);
+        exit_code = CLI_EXIT_USAGE;
+        goto cleanup;
+    }
+
+    exit_code = CLI_EXIT_INFRA;
+    const char *ns = ledger_config_str(cfg, "redis_prefix");
+    c = ledger_redis_connect_url(ledger_config_str(cfg, "redis_url"), CONNECT_TIMEOUT_MS, errstr,
+                                 sizeof errstr);
+    if (c == NULL) {
+        fprintf(stderr, "ledger: %s\n", errstr);
+        goto cleanup;
+    }
+    const char *after = ledger_config_str(cfg, "after");
+    if (after != NULL) {
+        int32_t partition;
+        int64_t offset;
+        int64_t timeout_ms = ledger_config_duration_ms(cfg, "timeout");
+        (void)projector_query_parse_position(after, &partition, &offset, errstr, sizeof errstr);
+        switch (projector_query_wait(c, ns, VIEW, partition, offset, timeout_ms, errstr,
+                                     sizeof errstr)) {
+            case PROJECTOR_QUERY_APPLIED:
+                break;
+            case PROJECTOR_QUERY_TIMED_OUT:
+                fprintf(stderr,
+                        "ledger: timed out after %" PRId64 " ms: the %s view has not applied "
+                        "position '%s'\n",
+                        timeout_ms, VIEW, after);
+                goto cleanup;
+            case PROJECTOR_QUERY_ERROR:
+                fprintf(stderr, "ledger: %s\n", errstr);
+                goto cleanup;
+        }
+    }
+
+    read_outcome outcome = READ_RETRY;
+    for (int attempt = 0; attempt < READ_ATTEMPTS && outcome == READ_RETRY; attempt++)
+        outcome = read_once(c, ns, account, month, &st, errstr, sizeof errstr);
+    switch (outcome) {
+        case READ_RETRY:
+            fprintf(stderr, "ledger: the %s view of '%s' kept changing during %d reads\n", VIEW,
+                    account, READ_ATTEMPTS);
+            goto cleanup;
+        case READ_ERROR:
+            fprintf(stderr, "ledger: %s\n", errstr);
+            goto cleanup;
+        case READ_NOT_FOUND: {
+            json_t *nf = json_pack("{s:s, s:s}", "account", account, "error", "not_found");
+            if (nf != NULL && st.stale)
+                json_object_set_new(nf, "stale", json_true());
+            print_json(nf);
+            exit_code = CLI_EXIT_REJECTED;
+            goto cleanup;
+        }
+        case READ_DONE:
+            break;
+    }
+
+    int64_t closing;
+    if (__builtin_add_overflow(st.opening, st.net, &closing)) {
+        fprintf(stderr, "ledger: the closing balance of '%s' in %s overflows\n", account,
+                month_text);
+        goto cleanup;
+    }
+    json_t *obj = json_object();
+    if (obj == NULL) {
+        fprintf(stderr, "ledger: out of memory\n");
+        goto cleanup;
+    }
+    json_object_set_new(obj, "account", json_string(account));
+    json_object_set_new(obj, "month", json_string(month_text));
+    json_object_set_new(obj, "opening_balance", money_json(st.opening));
+    json_object_set_new(obj, "closing_balance", money_json(closing));
+    json_object_set_new(obj, "total_in", money_json(st.total_in));
+    json_object_set_new(obj, "total_out", money_json(st.total_out));
+    json_object_set_new(obj, "entries", st.entries);
+    st.entries = NULL; /* owned by obj now */
+    if (st.stale)
+        json_object_set_new(obj, "stale", json_true());
+    print_json(obj);
+    exit_code = CLI_EXIT_OK;
+
+cleanup:
+    json_decref(st.entries);
+    if (c != NULL)
+        redisFree(c);
+    ledger_config_destroy(cfg);
+    return exit_code;
+}

@@ -1,0 +1,479 @@
+/*
+ * restore.c - a partition's state from its snapshot and the events after it
+ * (see restore.h).
+ *
+ * The snapshot read keeps only the latest `snapshot` message and decodes it
+ * once at the end, because a compacted topic may still hold older ones
+ * (compaction is lazy) and decoding each would cost a full partition's
+ * worth of allocation for nothing. `cmd/<id>` records are applied as they
+ * come, in offset order, so a later record or tombstone for the same key
+ * wins as compaction would make it.
+ */
+#include "restore.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kafka.h"
+#include "log.h"
+
+struct producer_restore {
+    const ledger_codec *codec;
+    rd_kafka_t *consumer;
+    rd_kafka_topic_t *rkt_snapshots, *rkt_events; /* held so their metadata stays known */
+    char snapshots_topic[LEDGER_KAFKA_TOPIC_NAME_BUF];
+    char events_topic[LEDGER_KAFKA_TOPIC_NAME_BUF];
+};
+
+#define RESTORE_CMD_PREFIX     "cmd/"
+#define RESTORE_CMD_PREFIX_LEN 4
+
+static int64_t restore_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t restore_wall_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int restore_set(rd_kafka_conf_t *conf, const char *key, const char *value, char *errstr,
+                       size_t errstr_size) {
+    char why[256];
+    if (rd_kafka_conf_set(conf, key, value, why, sizeof(why)) != RD_KAFKA_CONF_OK) {
+        snprintf(errstr, errstr_size, "cannot set '%s=%s' on the restore consumer: %s", key, value,
+                 why);
+        return -1;
+    }
+    return 0;
+}
+
+producer_restore *producer_restore_new(const ledger_config *cfg, const ledger_codec *codec,
+                                       const char *group_id, char *errstr, size_t errstr_size) {
+    producer_restore *restore = calloc(1, sizeof(*restore));
+    if (restore == NULL) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return NULL;
+    }
+    restore->codec = codec;
+    const char *prefix = ledger_config_str(cfg, "topic_prefix");
+    if (ledger_kafka_topic_name(prefix, LEDGER_KAFKA_TOPIC_SNAPSHOTS, restore->snapshots_topic,
+                                sizeof(restore->snapshots_topic)) != 0 ||
+        ledger_kafka_topic_name(prefix, LEDGER_KAFKA_TOPIC_EVENTS, restore->events_topic,
+                                sizeof(restore->events_topic)) != 0) {
+        snprintf(errstr, errstr_size, "invalid topic prefix '%s': names too long", prefix);
+        goto fail;
+    }
+    rd_kafka_conf_t *conf = ledger_kafka_conf_new(ledger_config_str(cfg, "brokers"),
+                                                  LEDGER_KAFKA_CONSUMER, cfg, errstr, errstr_size);
+    if (conf == NULL)
+        goto fail;
+    if (restore_set(conf, "group.id", group_id, errstr, errstr_size) != 0 ||
+        restore_set(conf, "enable.auto.commit", "false", errstr, errstr_size) != 0 ||
+        restore_set(conf, "enable.auto.offset.store", "false", errstr, errstr_size) != 0 ||
+        restore_set(conf, "enable.partition.eof", "true", errstr, errstr_size) != 0 ||
+        restore_set(conf, "isolation.level", "read_committed", errstr, errstr_size) != 0 ||
+        restore_set(conf, "auto.offset.reset", "earliest", errstr, errstr_size) != 0 ||
+        /* The broker answers a fetch at the end of a partition at once
+         * instead of waiting for data: the end is what a restore waits for. */
+        restore_set(conf, "fetch.wait.max.ms", "10", errstr, errstr_size) != 0) {
+        rd_kafka_conf_destroy(conf);
+        goto fail;
+    }
+    char why[512];
+    restore->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof(why));
+    if (restore->consumer == NULL) {
+        rd_kafka_conf_destroy(conf);
+        snprintf(errstr, errstr_size, "cannot create the restore consumer: %s", why);
+        goto fail;
+    }
+    rd_kafka_poll_set_consumer(restore->consumer);
+    restore->rkt_snapshots = rd_kafka_topic_new(restore->consumer, restore->snapshots_topic, NULL);
+    restore->rkt_events = rd_kafka_topic_new(restore->consumer, restore->events_topic, NULL);
+    if (restore->rkt_snapshots == NULL || restore->rkt_events == NULL) {
+        snprintf(errstr, errstr_size, "cannot create topic handles: %s",
+                 rd_kafka_err2str(rd_kafka_last_error()));
+        goto fail;
+    }
+    return restore;
+
+fail:
+    producer_restore_destroy(restore);
+    return NULL;
+}
+
+void producer_restore_destroy(producer_restore *restore) {
+    if (restore == NULL)
+        return;
+    if (restore->rkt_snapshots != NULL)
+        rd_kafka_topic_destroy(restore->rkt_snapshots);
+    if (restore->rkt_events != NULL)
+        rd_kafka_topic_destroy(restore->rkt_events);
+    if (restore->consumer != NULL) {
+        rd_kafka_consumer_close(restore->consumer);
+        rd_kafka_destroy(restore->consumer);
+    }
+    free(restore);
+}
+
+/* Hands a record of partition parts[i] to its reader; returns 0, or -1 to
+ * stop with errstr. */
+typedef int (*restore_record_fn)(void *ctxs, size_t i, const rd_kafka_message_t *msg, char *errstr,
+                                 size_t errstr_size);
+
+/* Consumes `topic` at partitions parts[i]->id from offsets[i] until every
+ * one has reached its end, handing each record to `fn`. */
+static int restore_read(producer_restore *restore, const char *topic,
+                        producer_partition *const *parts, size_t n, const int64_t *offsets,
+                        int idle_timeout_ms, restore_record_fn fn, void *ctxs, char *errstr,
+                        size_t errstr_size) {
+    bool *ended = calloc(n, sizeof(*ended));
+    if (ended == NULL) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return -1;
+    }
+    int rc = -1;
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new((int)n);
+    for (size_t i = 0; i < n; i++)
+        rd_kafka_topic_partition_list_add(list, topic, parts[i]->id)->offset = offsets[i];
+    rd_kafka_resp_err_t err = rd_kafka_assign(restore->consumer, list);
+    rd_kafka_topic_partition_list_destroy(list);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(errstr, errstr_size, "cannot assign '%s': %s", topic, rd_kafka_err2str(err));
+        free(ended);
+        return -1;
+    }
+    size_t remaining = n;
+    int64_t deadline = restore_now_ms() + idle_timeout_ms;
+    /* A topic this client has not asked about yet is only looked up on
+     * librdkafka's next one-second metadata scan: ask now. */
+    const rd_kafka_metadata_t *md = NULL;
+    rd_kafka_topic_t *rkt =
+        strcmp(topic, restore->events_topic) == 0 ? restore->rkt_events : restore->rkt_snapshots;
+    if (rd_kafka_metadata(restore->consumer, 0 /* this topic only */, rkt, &md, idle_timeout_ms) ==
+        RD_KAFKA_RESP_ERR_NO_ERROR)
+        rd_kafka_metadata_destroy(md);
+    while (remaining > 0) {
+        if (restore_now_ms() > deadline) {
+            snprintf(errstr, errstr_size,
+                     "no record nor end of %zu partition(s) of '%s' within "
+                     "%d ms",
+                     remaining, topic, idle_timeout_ms);
+            goto done;
+        }
+        rd_kafka_message_t *msg = rd_kafka_consumer_poll(restore->consumer, 200);
+        if (msg == NULL)
+            continue;
+        size_t i = 0;
+        while (i < n && parts[i]->id != msg->partition)
+            i++;
+        if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            if (i < n && !ended[i]) {
+                ended[i] = true;
+                remaining--;
+            }
+            rd_kafka_message_destroy(msg);
+            continue;
+        }
+        if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            /* Transport errors are retried by librdkafka: report and wait on;
+             * a missing topic or partition will not come back. */
+            rd_kafka_resp_err_t merr = msg->err;
+            LOG_WARN("restore: reading '%s' [%d]: %s", topic, (int)msg->partition,
+                     rd_kafka_message_errstr(msg));
+            rd_kafka_message_destroy(msg);
+            if (merr == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
+                merr == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION ||
+                merr == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC) {
+                snprintf(errstr, errstr_size, "cannot read '%s': %s", topic,
+                         rd_kafka_err2str(merr));
+                goto done;
+            }
+            continue;
+        }
+        deadline = restore_now_ms() + idle_timeout_ms;
+        int r = i < n ? fn(ctxs, i, msg, errstr, errstr_size) : 0;
+        rd_kafka_message_destroy(msg);
+        if (r != 0)
+            goto done;
+    }
+    rc = 0;
+
+done:
+    rd_kafka_assign(restore->consumer, NULL);
+    free(ended);
+    return rc;
+}
+
+/* ---- the snapshots partition ---- */
+
+typedef struct restore_snapshots {
+    producer_restore *restore;
+    producer_partition *part;
+    int64_t snapshot_offset;
+    uint8_t *snapshot; /* a copy of the latest `snapshot` value */
+    size_t snapshot_len;
+} restore_snapshots;
+
+static int restore_cmd_entry(restore_snapshots *rs, const rd_kafka_message_t *msg, char *errstr,
+                             size_t errstr_size) {
+    const char *id = (const char *)msg->key + RESTORE_CMD_PREFIX_LEN;
+    size_t id_len = msg->key_len - RESTORE_CMD_PREFIX_LEN;
+    if (!ledger_command_id_valid(id, id_len)) {
+        LOG_WARN("restore: ignoring key 'cmd/%.*s' at '%s' [%d] offset %lld: not a command id",
+                 (int)(id_len > 200 ? 200 : id_len), id, rs->restore->snapshots_topic,
+                 (int)msg->partition, (long long)msg->offset);
+        return 0;
+    }
+    if (msg->payload == NULL) { /* a tombstone: the entry left the window */
+        producer_dedup_remove(rs->part->dedup, id, id_len);
+        return 0;
+    }
+    char why[256];
+    ledger_snapshot entry;
+    if (ledger_codec_decode_snapshot(rs->restore->codec, msg->payload, msg->len, &entry, why,
+                                     sizeof(why)) != 0 ||
+        entry.command_count != 1) {
+        LOG_WARN("restore: skipping dedup entry '%.*s' at '%s' [%d] offset %lld: %s", (int)id_len,
+                 id, rs->restore->snapshots_topic, (int)msg->partition, (long long)msg->offset,
+                 entry.command_count != 1 ? "not exactly one command" : why);
+        ledger_snapshot_release(&entry);
+        return 0;
+    }
+    snapshot_command *cmd = &entry.commands[0];
+    cmd->result.duplicate = false;
+    uint8_t buf[LEDGER_CODEC_RESULT_MAX];
+    size_t len = 0;
+    int rc = 0;
+    if (ledger_codec_encode_result(rs->restore->codec, &cmd->result, buf, sizeof(buf), &len, why,
+                                   sizeof(why)) != 0) {
+        LOG_WARN("restore: skipping dedup entry '%.*s': cannot encode its result: %s", (int)id_len,
+                 id, why);
+    } else if (producer_dedup_put(rs->part->dedup, id, id_len, buf, len, cmd->handled_at_ms) != 0) {
+        snprintf(errstr, errstr_size, "out of memory restoring the dedup window of partition %d",
+                 (int)rs->part->id);
+        rc = -1;
+    }
+    ledger_snapshot_release(&entry);
+    return rc;
+}
+
+static int restore_snapshot_record(void *ctxs, size_t i, const rd_kafka_message_t *msg,
+                                   char *errstr, size_t errstr_size) {
+    restore_snapshots *rs = &((restore_snapshots *)ctxs)[i];
+    if (msg->key_len == 8 && memcmp(msg->key, "snapshot", 8) == 0) {
+        if (msg->payload == NULL)
+            return 0;
+        uint8_t *copy = malloc(msg->len);
+        if (copy == NULL) {
+            snprintf(errstr, errstr_size, "out of memory reading a snapshot of partition %d",
+                     (int)rs->part->id);
+            return -1;
+        }
+        memcpy(copy, msg->payload, msg->len);
+        free(rs->snapshot);
+        rs->snapshot = copy;
+        rs->snapshot_len = msg->len;
+        rs->snapshot_offset = msg->offset;
+        return 0;
+    }
+    if (msg->key_len > RESTORE_CMD_PREFIX_LEN &&
+        memcmp(msg->key, RESTORE_CMD_PREFIX, RESTORE_CMD_PREFIX_LEN) == 0)
+        return restore_cmd_entry(rs, msg, errstr, errstr_size);
+    LOG_WARN("restore: ignoring a record with an unknown key at '%s' [%d] offset %lld",
+             rs->restore->snapshots_topic, (int)msg->partition, (long long)msg->offset);
+    return 0;
+}
+
+/* Loads the accounts of the latest snapshot; sets *events_offset. */
+static int restore_load_snapshot(restore_snapshots *rs, int64_t *events_offset, char *errstr,
+                                 size_t errstr_size) {
+    char why[256];
+    ledger_snapshot snap;
+    if (ledger_codec_decode_snapshot(rs->restore->codec, rs->snapshot, rs->snapshot_len, &snap, why,
+                                     sizeof(why)) != 0) {
+        snprintf(errstr, errstr_size, "cannot decode the snapshot at '%s' [%d] offset %lld: %s",
+                 rs->restore->snapshots_topic, (int)rs->part->id, (long long)rs->snapshot_offset,
+                 why);
+        return -1;
+    }
+    int rc = -1;
+    if (snap.partition != rs->part->id || snap.events_offset < 0) {
+        snprintf(errstr, errstr_size,
+                 "snapshot at '%s' [%d] offset %lld describes partition %d, events offset %lld",
+                 rs->restore->snapshots_topic, (int)rs->part->id, (long long)rs->snapshot_offset,
+                 (int)snap.partition, (long long)snap.events_offset);
+        goto done;
+    }
+    for (size_t i = 0; i < snap.account_count; i++) {
+        const snapshot_account *a = &snap.accounts[i];
+        size_t len = ledger_id_len(a->account, sizeof(a->account));
+        account_state *state = producer_accounts_upsert(rs->part->accounts, a->account, len);
+        if (state == NULL) {
+            snprintf(errstr, errstr_size,
+                     "cannot hold account '%.*s' of the snapshot of "
+                     "partition %d",
+                     (int)len, a->account, (int)rs->part->id);
+            goto done;
+        }
+        *state = a->state;
+    }
+    *events_offset = snap.events_offset;
+    rc = 0;
+
+done:
+    ledger_snapshot_release(&snap);
+    return rc;
+}
+
+/* ---- the events partition ---- */
+
+typedef struct restore_events {
+    producer_restore *restore;
+    producer_partition *part;
+    producer_restore_stats *stats;
+} restore_events;
+
+/* Events a client command caused directly (not a transfer's credit side). */
+static bool restore_is_command_event(ledger_event_type type) {
+    return type == LEDGER_EVENT_ACCOUNT_OPENED || type == LEDGER_EVENT_MONEY_DEPOSITED ||
+           type == LEDGER_EVENT_MONEY_WITHDRAWN || type == LEDGER_EVENT_TRANSFER_SENT ||
+           type == LEDGER_EVENT_ACCOUNT_CLOSED;
+}
+
+static int restore_event_record(void *ctxs, size_t i, const rd_kafka_message_t *msg, char *errstr,
+                                size_t errstr_size) {
+    restore_events *re = &((restore_events *)ctxs)[i];
+    char why[256];
+    ledger_event event;
+    if (ledger_codec_decode_event(re->restore->codec, msg->payload, msg->len, &event, why,
+                                  sizeof(why)) != 0) {
+        LOG_ERROR("restore: cannot decode the event at '%s' [%d] offset %lld: %s",
+                  re->restore->events_topic, (int)msg->partition, (long long)msg->offset, why);
+        re->stats->events_skipped++;
+        return 0;
+    }
+    size_t len = ledger_id_len(event.account, sizeof(event.account));
+    account_state *state = producer_accounts_upsert(re->part->accounts, event.account, len);
+    if (state == NULL) {
+        snprintf(errstr, errstr_size, "cannot hold account '%.*s' of partition %d", (int)len,
+                 event.account, (int)re->part->id);
+        return -1;
+    }
+    switch (account_apply(state, &event)) {
+        case ACCOUNT_APPLIED:
+            re->stats->events_replayed++;
+            break;
+        case ACCOUNT_DUPLICATE:
+            LOG_WARN("restore: event seq %lld of '%s' at '%s' [%d] offset %lld is already folded",
+                     (long long)event.seq, event.account, re->restore->events_topic,
+                     (int)msg->partition, (long long)msg->offset);
+            re->stats->events_skipped++;
+            break;
+        case ACCOUNT_SEQ_GAP:
+            LOG_ERROR("restore: event seq %lld of '%s' at '%s' [%d] offset %lld follows seq %lld: "
+                      "an event is missing",
+                      (long long)event.seq, event.account, re->restore->events_topic,
+                      (int)msg->partition, (long long)msg->offset, (long long)state->seq);
+            re->stats->events_skipped++;
+            break;
+    }
+    re->part->next_events_offset = msg->offset + 1;
+
+    size_t id_len = ledger_id_len(event.command_id, sizeof(event.command_id));
+    if (restore_is_command_event(event.type) && ledger_command_id_valid(event.command_id, id_len) &&
+        !producer_dedup_find(re->part->dedup, event.command_id, id_len, NULL, NULL, NULL)) {
+        ledger_result result;
+        ledger_result_init(&result);
+        memcpy(result.command_id, event.command_id, sizeof(result.command_id));
+        result.reason = LEDGER_OK;
+        result.has_event = true;
+        result.event = event;
+        result.has_position = true;
+        result.partition = msg->partition;
+        result.offset = msg->offset;
+        uint8_t buf[LEDGER_CODEC_RESULT_MAX];
+        size_t blen = 0;
+        rd_kafka_timestamp_type_t tstype;
+        int64_t handled_at = rd_kafka_message_timestamp(msg, &tstype);
+        if (handled_at < 0)
+            handled_at = restore_wall_ms();
+        if (ledger_codec_encode_result(re->restore->codec, &result, buf, sizeof(buf), &blen, why,
+                                       sizeof(why)) != 0)
+            LOG_WARN("restore: cannot encode the result of '%s': %s", event.command_id, why);
+        else if (producer_dedup_put(re->part->dedup, event.command_id, id_len, buf, blen,
+                                    handled_at) != 0) {
+            snprintf(errstr, errstr_size,
+                     "out of memory restoring the dedup window of "
+                     "partition %d",
+                     (int)re->part->id);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int producer_restore_partitions(producer_restore *restore, producer_partition *const *parts,
+                                size_t n, int idle_timeout_ms, producer_restore_stats *stats,
+                                char *errstr, size_t errstr_size) {
+    if (n == 0)
+        return 0;
+    int64_t started = restore_now_ms();
+    int rc = -1;
+    restore_snapshots *rs = calloc(n, sizeof(*rs));
+    restore_events *re = calloc(n, sizeof(*re));
+    int64_t *offsets = calloc(n, sizeof(*offsets));
+    if (rs == NULL || re == NULL || offsets == NULL) {
+        snprintf(errstr, errstr_size, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        memset(&stats[i], 0, sizeof(stats[i]));
+        stats[i].snapshot_offset = -1;
+        stats[i].snapshot_events_offset = -1;
+        rs[i] = (restore_snapshots){.restore = restore, .part = parts[i], .snapshot_offset = -1};
+        re[i] = (restore_events){.restore = restore, .part = parts[i], .stats = &stats[i]};
+        /* Offset 0 rather than BEGINNING spares a ListOffsets round trip; a
+         * log that starts later is reset to its start (auto.offset.reset). */
+        offsets[i] = 0;
+    }
+
+    if (restore_read(restore, restore->snapshots_topic, parts, n, offsets, idle_timeout_ms,
+                     restore_snapshot_record, rs, errstr, errstr_size) != 0)
+        goto done;
+    for (size_t i = 0; i < n; i++) {
+        if (rs[i].snapshot == NULL)
+            continue;
+        if (restore_load_snapshot(&rs[i], &offsets[i], errstr, errstr_size) != 0)
+            goto done;
+        stats[i].snapshot_offset = rs[i].snapshot_offset;
+        stats[i].snapshot_events_offset = offsets[i];
+        parts[i]->next_events_offset = offsets[i];
+    }
+
+    if (restore_read(restore, restore->events_topic, parts, n, offsets, idle_timeout_ms,
+                     restore_event_record, re, errstr, errstr_size) != 0)
+        goto done;
+
+    int64_t elapsed = restore_now_ms() - started;
+    for (size_t i = 0; i < n; i++) {
+        stats[i].accounts = producer_accounts_count(parts[i]->accounts);
+        stats[i].dedup_entries = producer_dedup_count(parts[i]->dedup);
+        stats[i].elapsed_ms = elapsed;
+    }
+    rc = 0;
+
+done:
+    for (size_t i = 0; rs != NULL && i < n; i++)
+        free(rs[i].snapshot);
+    free(rs);
+    free(re);
+    free(offsets);
+    return rc;
+}

@@ -1,0 +1,91 @@
+/*
+ * projector_store.h - the projector runtime's Redis: the connection (re-made with
+ * backoff whenever it fails), the `ledger_projector` function library, the
+ * generation, the checkpoints, and the two round trips of a batch.
+ *
+ * The atomic unit is the Redis 7 function ledger_apply (FCALL), which checks
+ * the generation and the partition's checkpoint and only then runs every
+ * write of the batch and moves the checkpoint: data and checkpoint change
+ * together or not at all (functions are replicated and written to the AOF as
+ * one MULTI/EXEC), and a writer that lost its partition, or works from an
+ * old position, writes nothing.
+ *
+ * Retrying: every call below that only reads retries by itself (reconnect,
+ * backoff from 100 ms doubling to 5 s, one WARN line per failure) until it
+ * succeeds or *stop becomes non-zero. The FCALL does not retry a lost
+ * connection, because its outcome is then unknown: the runtime starts the
+ * batch again from the read round trip, whose checkpoint says what happened.
+ */
+#ifndef LEDGER_PROJECTOR_STORE_H
+#define LEDGER_PROJECTOR_STORE_H
+
+#include <hiredis/hiredis.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "redis.h"
+#include "view_batch.h"
+
+typedef struct projector_store projector_store;
+
+/* Which generation key a batch is conditional on. */
+typedef enum projector_store_mode {
+    PROJECTOR_STORE_CURRENT,  /* the generation queries read */
+    PROJECTOR_STORE_BUILDING, /* the generation a rebuild writes */
+} projector_store_mode;
+
+typedef enum projector_store_result {
+    PROJECTOR_STORE_APPLIED = 1,    /* written, checkpoint moved */
+    PROJECTOR_STORE_STALE = 0,      /* the checkpoint was not the expected one: nothing written */
+    PROJECTOR_STORE_WRONG_GEN = -1, /* the generation is not the named one: nothing written */
+    PROJECTOR_STORE_FAILED = -2,    /* Redis refused the call (logged): nothing known written */
+    PROJECTOR_STORE_UNKNOWN = -3,   /* connection lost: re-read the checkpoint to know */
+    PROJECTOR_STORE_STOPPED = -4,   /* *stop was raised while retrying */
+} projector_store_result;
+
+/* Absent checkpoint (the partition has never been applied). */
+#define PROJECTOR_NO_CHECKPOINT (-1)
+
+/* A store for view `view` under namespace `ns` at `url` (all borrowed; they
+ * must outlive the store). `stop` is polled while retrying (a signal
+ * handler's flag). Connects nothing yet. Returns NULL when memory runs out. */
+projector_store *projector_store_new(const ledger_redis_url *url, const char *ns, const char *view,
+                                     const volatile sig_atomic_t *stop);
+
+/* Closes the connection and frees the store; NULL is accepted. */
+void projector_store_destroy(projector_store *store);
+
+/* Connects (retrying), loads the function library (FUNCTION LOAD REPLACE)
+ * and creates the current-generation key when absent (SET NX 1). Returns 0,
+ * or -1 when stopped. */
+int projector_store_start(projector_store *store);
+
+/* The current generation (GET <ns>:<view>:current; absent = 1), retrying.
+ * Returns 0, or -1 when stopped or the stored value is not a number (logged). */
+int projector_store_generation(projector_store *store, int64_t *gen);
+
+/* The checkpoints of generation `gen` for partitions[0..n-1] into out
+ * (PROJECTOR_NO_CHECKPOINT when absent), retrying. Returns 0, or -1 when
+ * stopped or a stored value is malformed (logged). */
+int projector_store_checkpoints(projector_store *store, int64_t gen, const int32_t *partitions,
+                                size_t n, int64_t *out);
+
+/* Round trip 1: HGET of the partition's checkpoint in the batch's
+ * generation and every read of the batch, pipelined, retrying until all
+ * replies are in. replies (caller-allocated, view_batch_read_count entries)
+ * receives replies the caller frees with freeReplyObject (error replies
+ * included: they are the view's to judge). Returns 0, or -1 when stopped or
+ * the checkpoint is malformed (logged). */
+int projector_store_read(projector_store *store, view_batch *batch, int32_t partition,
+                         int64_t *checkpoint, redisReply **replies);
+
+/* Round trip 2: FCALL ledger_apply with the batch's writes, conditional on
+ * `mode`'s generation being the batch's and the partition's checkpoint being
+ * `expected` (PROJECTOR_NO_CHECKPOINT = absent); sets it to `next`. Reloads
+ * the library once if Redis lost it. */
+projector_store_result projector_store_apply(projector_store *store, view_batch *batch,
+                                             projector_store_mode mode, int32_t partition,
+                                             int64_t expected, int64_t next);
+
+#endif

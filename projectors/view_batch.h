@@ -1,0 +1,57 @@
+/*
+ * view_batch.h - the runtime's side of view_batch (view.h declares what a view
+ * may call): the reusable buffers one batch's Redis commands are built in.
+ *
+ * A view appends reads and writes as argv vectors; their bytes are copied
+ * into one arena and their arguments recorded as (offset, length) pairs, so
+ * growing the arena never invalidates what was appended before. The runtime
+ * then asks for pointer vectors: one per read (for the pipelined round trip)
+ * and one FCALL vector with every write behind its own header (for the
+ * atomic round trip). Reset empties everything but frees nothing: after the
+ * first few batches a batch allocates nothing at all.
+ */
+#ifndef LEDGER_PROJECTOR_BATCH_H
+#define LEDGER_PROJECTOR_BATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "view.h"
+
+/* A batch builder for view `view` under namespace `ns` (both borrowed: they
+ * must outlive it). Returns NULL when memory runs out. */
+view_batch *view_batch_new(const char *ns, const char *view);
+
+/* Frees the batch; NULL is accepted. */
+void view_batch_destroy(view_batch *batch);
+
+/* Empties the batch for a new one writing generation `gen`. */
+void view_batch_reset(view_batch *batch, int64_t gen);
+
+/* The generation the batch writes. */
+int64_t view_batch_generation(const view_batch *batch);
+
+/* True when an append ran out of memory or was malformed (argc < 1): the
+ * batch must not be sent. Cleared by view_batch_reset. */
+bool view_batch_failed(const view_batch *batch);
+
+size_t view_batch_read_count(const view_batch *batch);
+size_t view_batch_write_count(const view_batch *batch);
+
+/* The argv of read i (i < view_batch_read_count) for redisAppendCommandArgv.
+ * The vectors belong to the batch and stay valid until the next append or
+ * reset. Returns 0, or -1 when memory runs out. */
+int view_batch_read_argv(view_batch *batch, size_t i, int *argc, const char *const **argv,
+                         const size_t **argvlen);
+
+/* One vector: the `head_count` arguments of `head` (borrowed, copied as
+ * pointers), then for every write in order its argument count as decimal
+ * text, its command and its arguments - the argument layout of the
+ * ledger_apply function. Valid until the next append or reset. Returns 0,
+ * or -1 when memory runs out. */
+int view_batch_fcall_argv(view_batch *batch, const char *const *head, const size_t *head_len,
+                          size_t head_count, int *argc, const char *const **argv,
+                          const size_t **argvlen);
+
+#endif

@@ -1,0 +1,357 @@
+/*
+ * statements.c - the statements view: running balance, month totals and
+ * pre-rendered statement entries per account (layout in statements_view.h).
+ *
+ * Why this shape: the only state a batch must read is the account's running
+ * balance and version (one HMGET); everything else is appended or added to.
+ * Month totals are HINCRBY deltas and entries are RPUSHed, which is safe
+ * because the runtime writes a batch atomically with its checkpoint and the
+ * version check skips events already applied, so a delta is never added
+ * twice. Entries are rendered here, once, so a query only concatenates them.
+ *
+ * Events are folded in log order with the pure core (statement_line_of,
+ * statement_month_add). Consecutive events of the same month form a run
+ * whose totals are written as one set of deltas; a back-dated event simply
+ * starts another run for its own month, so each month's list stays in log
+ * order. Nothing is allocated: entries are rendered into a fixed chunk that
+ * is flushed as one RPUSH when full.
+ */
+#include "statements_view.h"
+
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ltime.h"
+#include "money.h"
+
+#define KEY_BUF 640
+/* Entries per RPUSH. */
+#define ENTRY_CHUNK 16
+
+/* ---- rendering ---- */
+
+typedef struct text_cursor {
+    char *buf;
+    size_t size;
+    size_t len;
+    bool overflow;
+} text_cursor;
+
+static void put_bytes(text_cursor *c, const char *s, size_t n) {
+    if (c->overflow || n >= c->size - c->len) {
+        c->overflow = true;
+        return;
+    }
+    memcpy(c->buf + c->len, s, n);
+    c->len += n;
+    c->buf[c->len] = '\0';
+}
+
+static void put_str(text_cursor *c, const char *s) {
+    put_bytes(c, s, strlen(s));
+}
+
+static void put_int(text_cursor *c, int64_t v) {
+    char tmp[24];
+    int n = snprintf(tmp, sizeof tmp, "%" PRId64, v);
+    put_bytes(c, tmp, (size_t)n);
+}
+
+static void put_money(text_cursor *c, int64_t cents) {
+    char tmp[MONEY_TEXT_BUF];
+    put_bytes(c, "\"", 1);
+    put_bytes(c, tmp, money_format(cents, tmp, sizeof tmp));
+    put_bytes(c, "\"", 1);
+}
+
+/* A JSON string of the text held in a fixed buffer of `size` bytes. */
+static void put_escaped(text_cursor *c, const char *s, size_t size) {
+    size_t n = ledger_id_len(s, size);
+    put_bytes(c, "\"", 1);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char b = (unsigned char)s[i];
+        char esc[8];
+        if (b == '"' || b == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char)b;
+            put_bytes(c, esc, 2);
+        } else if (b < 0x20 || b == 0x7f) {
+            snprintf(esc, sizeof esc, "\\u%04x", b);
+            put_bytes(c, esc, 6);
+        } else if (b >= 0x80) {
+            put_bytes(c, "\\ufffd", 6);
+        } else {
+            put_bytes(c, (const char *)&s[i], 1);
+        }
+    }
+    put_bytes(c, "\"", 1);
+}
+
+size_t statements_entry_render(const statement_line *line, char *buf, size_t size) {
+    const char *type = statement_entry_type_name(line->type);
+    if (type == NULL || size == 0)
+        return 0;
+    text_cursor c = {.buf = buf, .size = size};
+    char at[LTIME_TEXT_BUF];
+    buf[0] = '\0';
+    put_str(&c, "{\"at\":\"");
+    put_bytes(&c, at, ltime_format(line->at_ms, at, sizeof at));
+    put_str(&c, "\",\"seq\":");
+    put_int(&c, line->seq);
+    put_str(&c, ",\"type\":\"");
+    put_str(&c, type);
+    put_str(&c, "\",\"amount\":");
+    put_money(&c, line->amount);
+    put_str(&c, ",\"balance_after\":");
+    put_money(&c, line->balance_after);
+    if (line->type == STATEMENT_TRANSFER_SENT || line->type == STATEMENT_TRANSFER_RECEIVED ||
+        line->type == STATEMENT_TRANSFER_RETURNED) {
+        put_str(&c, ",\"counterparty\":");
+        put_escaped(&c, line->counterparty, sizeof line->counterparty);
+        put_str(&c, ",\"transfer_id\":");
+        put_escaped(&c, line->transfer_id, sizeof line->transfer_id);
+    }
+    put_str(&c, "}");
+    return c.overflow ? 0 : c.len;
+}
+
+/* ---- stored state ---- */
+
+/* A stored decimal int64: 0 and *present = false for a nil reply. */
+static int reply_int64(const redisReply *r, const char *what, int64_t *out, bool *present,
+                       char *errstr, size_t errstr_size) {
+    *out = 0;
+    *present = false;
+    if (r == NULL || r->type == REDIS_REPLY_NIL)
+        return 0;
+    if (r->type == REDIS_REPLY_INTEGER) {
+        *out = (int64_t)r->integer;
+        *present = true;
+        return 0;
+    }
+    if (r->type != REDIS_REPLY_STRING) {
+        snprintf(errstr, errstr_size, "unreadable %s: reply of type %d", what, r->type);
+        return -1;
+    }
+    const char *s = r->str;
+    size_t n = r->len, i = 0;
+    bool neg = false;
+    uint64_t v = 0;
+    if (n > 0 && s[0] == '-') {
+        neg = true;
+        i = 1;
+    }
+    if (i == n || n > 20)
+        goto bad;
+    for (; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            goto bad;
+        v = v * 10 + (uint64_t)(s[i] - '0');
+        if (v > (uint64_t)INT64_MAX + (neg ? 1u : 0u))
+            goto bad;
+    }
+    *out = neg ? (int64_t)(0 - v) : (int64_t)v;
+    *present = true;
+    return 0;
+bad:
+    snprintf(errstr, errstr_size, "unreadable %s '%.*s': not an integer", what,
+             (int)(r->len > 40 ? 40 : r->len), r->str);
+    return -1;
+}
+
+/* ---- writes ---- */
+
+static void write_strs(view_batch *batch, int argc, const char **argv) {
+    size_t lens[2 + 2 * ENTRY_CHUNK];
+    for (int i = 0; i < argc; i++)
+        lens[i] = strlen(argv[i]);
+    view_batch_write(batch, argc, argv, lens);
+}
+
+/* The current month run of an account's batch: totals and pending entries. */
+typedef struct month_run {
+    bool active;
+    statement_month totals;
+    char name[16]; /* "YYYY-MM" */
+    int pending;
+    size_t len[ENTRY_CHUNK];
+    char text[ENTRY_CHUNK][STATEMENTS_ENTRY_MAX];
+} month_run;
+
+static int month_key(view_batch *batch, const char *account, const char *kind, const char *month,
+                     char *key, char *errstr, size_t errstr_size) {
+    char suffix[32];
+    snprintf(suffix, sizeof suffix, "%s:%s", kind, month);
+    if (view_batch_account_key(batch, account, suffix, key, KEY_BUF) == 0) {
+        snprintf(errstr, errstr_size, "key of account '%s' too long", account);
+        return -1;
+    }
+    return 0;
+}
+
+static int flush_entries(view_batch *batch, const char *account, month_run *run, char *errstr,
+                         size_t errstr_size) {
+    if (run->pending == 0)
+        return 0;
+    char key[KEY_BUF];
+    if (month_key(batch, account, "e", run->name, key, errstr, errstr_size) != 0)
+        return -1;
+    const char *argv[2 + ENTRY_CHUNK];
+    size_t lens[2 + ENTRY_CHUNK];
+    argv[0] = "RPUSH";
+    lens[0] = 5;
+    argv[1] = key;
+    lens[1] = strlen(key);
+    for (int i = 0; i < run->pending; i++) {
+        argv[2 + i] = run->text[i];
+        lens[2 + i] = run->len[i];
+    }
+    view_batch_write(batch, 2 + run->pending, argv, lens);
+    run->pending = 0;
+    return 0;
+}
+
+/* Writes the run's entries, its month in the index and its total deltas. */
+static int flush_month(view_batch *batch, const char *account, month_run *run, char *errstr,
+                       size_t errstr_size) {
+    if (!run->active)
+        return 0;
+    if (flush_entries(batch, account, run, errstr, errstr_size) != 0)
+        return -1;
+    char key[KEY_BUF], score[16], num[24];
+    if (view_batch_account_key(batch, account, "months", key, sizeof key) == 0) {
+        snprintf(errstr, errstr_size, "key of account '%s' too long", account);
+        return -1;
+    }
+    snprintf(score, sizeof score, "%" PRId32, run->totals.month);
+    write_strs(batch, 4, (const char *[]){"ZADD", key, score, run->name});
+
+    if (month_key(batch, account, "m", run->name, key, errstr, errstr_size) != 0)
+        return -1;
+    const statement_month *m = &run->totals;
+    static const char *const fields[] = {"total_in", "total_out", "net", "count"};
+    const int64_t values[] = {m->total_in, m->total_out, m->closing_balance - m->opening_balance,
+                              m->entries};
+    for (int i = 0; i < 4; i++) {
+        snprintf(num, sizeof num, "%" PRId64, values[i]);
+        write_strs(batch, 4, (const char *[]){"HINCRBY", key, fields[i], num});
+    }
+    run->active = false;
+    return 0;
+}
+
+/* ---- the view ---- */
+
+static size_t statements_read(const void *state, view_batch *batch,
+                              const view_account_input *input) {
+    (void)state;
+    char key[KEY_BUF];
+    if (view_batch_account_key(batch, input->account, "acct", key, sizeof key) == 0)
+        return 0; /* apply_account reports it */
+    const char *argv[] = {"HMGET", key, "balance", "version"};
+    const size_t lens[] = {5, strlen(key), 7, 7};
+    view_batch_read(batch, 4, argv, lens);
+    return 1;
+}
+
+static int statements_apply(const void *state, view_batch *batch, const view_account_input *input,
+                            char *errstr, size_t errstr_size) {
+    (void)state;
+    const char *account = input->account;
+    if (input->reply_count != 1 || input->replies == NULL) {
+        snprintf(errstr, errstr_size, "statements state of '%s' not read (key too long?)", account);
+        return -1;
+    }
+    const redisReply *r = input->replies[0];
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+        snprintf(errstr, errstr_size, "unreadable statements state of '%s'", account);
+        return -1;
+    }
+    int64_t balance, version;
+    bool has_balance, has_version;
+    if (reply_int64(r->element[0], "balance", &balance, &has_balance, errstr, errstr_size) != 0 ||
+        reply_int64(r->element[1], "version", &version, &has_version, errstr, errstr_size) != 0)
+        return -1;
+    if (has_balance != has_version || version < 0) {
+        snprintf(errstr, errstr_size,
+                 "unreadable statements state of '%s': balance and version "
+                 "disagree",
+                 account);
+        return -1;
+    }
+
+    /* First pass: the events to apply must follow the stored version without
+     * a gap; nothing is written unless all of them can be. */
+    int64_t expect = version + 1;
+    for (size_t i = 0; i < input->event_count; i++) {
+        int64_t seq = input->events[i].seq;
+        if (seq < expect)
+            continue;
+        if (seq != expect) {
+            snprintf(errstr, errstr_size,
+                     "event seq %" PRId64 " of '%s' does not follow version %" PRId64, seq, account,
+                     expect - 1);
+            return -1;
+        }
+        expect++;
+    }
+    if (expect == version + 1)
+        return 0; /* a replay: nothing new */
+
+    month_run run;
+    run.active = false;
+    run.pending = 0;
+    for (size_t i = 0; i < input->event_count; i++) {
+        const ledger_event *e = &input->events[i];
+        if (e->seq <= version)
+            continue;
+        version = e->seq;
+        statement_line line;
+        if (!statement_line_of(e, balance, &line))
+            continue;
+        balance = line.balance_after;
+        if (run.active && run.totals.month != line.month &&
+            flush_month(batch, account, &run, errstr, errstr_size) != 0)
+            return -1;
+        if (!run.active) {
+            statement_month_init(&run.totals, line.month, 0);
+            ltime_month_format(line.month, run.name, sizeof run.name);
+            run.active = true;
+        }
+        statement_month_add(&run.totals, &line);
+        if (run.pending == ENTRY_CHUNK &&
+            flush_entries(batch, account, &run, errstr, errstr_size) != 0)
+            return -1;
+        size_t n = statements_entry_render(&line, run.text[run.pending], STATEMENTS_ENTRY_MAX);
+        if (n == 0) {
+            snprintf(errstr, errstr_size, "entry seq %" PRId64 " of '%s' cannot be rendered",
+                     e->seq, account);
+            return -1;
+        }
+        run.len[run.pending++] = n;
+    }
+    if (flush_month(batch, account, &run, errstr, errstr_size) != 0)
+        return -1;
+
+    char key[KEY_BUF], bal[24], ver[24];
+    if (view_batch_account_key(batch, account, "acct", key, sizeof key) == 0) {
+        snprintf(errstr, errstr_size, "key of account '%s' too long", account);
+        return -1;
+    }
+    snprintf(bal, sizeof bal, "%" PRId64, balance);
+    snprintf(ver, sizeof ver, "%" PRId64, version);
+    write_strs(batch, 6, (const char *[]){"HSET", key, "balance", bal, "version", ver});
+    return 0;
+}
+
+const projector_view statements_view = {
+    .name = "statements",
+    .help = "monthly statements: running balance, month totals and entries per account",
+    .settings = NULL,
+    .open = NULL,
+    .close = NULL,
+    .read_account = statements_read,
+    .apply_account = statements_apply,
+};

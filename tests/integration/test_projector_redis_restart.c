@@ -1,0 +1,195 @@
+/*
+ * test_projector_redis_restart.c - Redis crashes and comes back from an
+ * append-only file that lost its tail (appendfsync everysec loses up to a
+ * second of writes; the loss is made certain by cutting the file by hand):
+ * data and checkpoints roll back TOGETHER, because each batch and its
+ * checkpoint were one function call, written to the AOF as one MULTI/EXEC
+ * that Redis either replays whole or drops (aof-load-truncated). The
+ * projectors then re-apply from the rolled-back checkpoints and the views
+ * converge to the fold.
+ *
+ * The test runs its own redis-server (port 26400 + pid % 500, data in a
+ * temporary folder). The balance projector is killed with Redis and
+ * restarted; the event_count projector (non-idempotent) keeps running
+ * through the outage, so it must notice by itself that Redis went back in
+ * time.
+ */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "redis.h"
+#include "test_projector_event_count.h"
+#include "test_projector_harness.h"
+
+typedef struct own_redis {
+    pid_t pid;
+    int port;
+    char dir[64];
+} own_redis;
+
+static void redis_start(own_redis *r) {
+    char port[16];
+    snprintf(port, sizeof(port), "%d", r->port);
+    char log_path[128];
+    snprintf(log_path, sizeof(log_path), "%s/redis.log", r->dir);
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--dir",
+               r->dir, "--appendonly", "yes", "--appendfsync", "everysec", "--aof-load-truncated",
+               "yes", "--save", "", "--logfile", log_path, (char *)NULL);
+        _exit(127);
+    }
+    r->pid = pid;
+    /* Ready when it answers PING. */
+    char url[64], errstr[256];
+    snprintf(url, sizeof(url), "redis://127.0.0.1:%d/0", r->port);
+    int64_t deadline = pt_now_ms() + 30000;
+    for (;;) {
+        redisContext *c = ledger_redis_connect_url(url, 1000, errstr, sizeof(errstr));
+        if (c != NULL) {
+            redisReply *reply = redisCommand(c, "PING");
+            bool ok = reply != NULL && reply->type == REDIS_REPLY_STATUS;
+            if (reply != NULL)
+                freeReplyObject(reply);
+            redisFree(c);
+            if (ok)
+                return;
+        }
+        cr_assert_lt(pt_now_ms(), deadline, "own redis-server on port %d did not start: %s",
+                     r->port, errstr);
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = 20 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void redis_kill(own_redis *r) {
+    if (r->pid > 0) {
+        kill(r->pid, SIGKILL);
+        waitpid(r->pid, NULL, 0);
+        r->pid = 0;
+    }
+}
+
+/* Cuts the newest incremental AOF file to `keep` of its size. Returns the
+ * bytes removed. */
+static long truncate_aof(const own_redis *r, double keep) {
+    char dir[128];
+    snprintf(dir, sizeof(dir), "%s/appendonlydir", r->dir);
+    DIR *d = opendir(dir);
+    cr_assert_not_null(d, "no '%s'", dir);
+    char newest[512] = "";
+    int newest_seq = -1;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        int seq;
+        if (strstr(e->d_name, ".incr.aof") != NULL &&
+            sscanf(strstr(e->d_name, ".aof.") + 5, "%d", &seq) == 1 && seq > newest_seq) {
+            newest_seq = seq;
+            snprintf(newest, sizeof(newest), "%s/%s", dir, e->d_name);
+        }
+    }
+    closedir(d);
+    cr_assert_geq(newest_seq, 0, "no incremental AOF in '%s'", dir);
+    struct stat st;
+    cr_assert_eq(stat(newest, &st), 0);
+    off_t size = (off_t)((double)st.st_size * keep);
+    cr_assert_eq(truncate(newest, size), 0);
+    return (long)(st.st_size - size);
+}
+
+static void remove_dir(const char *path) {
+    char cmd[256];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
+    cr_assert_eq(system(cmd), 0);
+}
+
+/* Static membership: the restarted process takes the killed one's place
+ * without waiting for its session to expire. */
+static void start_balance(pt_proc *p, const pt_env *env) {
+    char group[128], instance[160];
+    pt_group_id(env, "balance", group, sizeof(group));
+    snprintf(instance, sizeof(instance), "group.instance.id=%s-0", group);
+    const char *argv[] = {"--view", "balance", "--group-id", group, "--batch-max-events",
+                          "100",    "-X",      instance,     NULL};
+    pt_start_projector(p, env, argv);
+}
+
+Test(projector_redis_restart, views_converge_after_redis_loses_the_aof_tail, .timeout = 300) {
+    uint64_t seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20);
+    fprintf(stderr, "projector_redis_restart seed: %llu\n", (unsigned long long)seed);
+    own_redis r = {.port = 26400 + (int)(getpid() % 500)};
+    snprintf(r.dir, sizeof(r.dir), "/tmp/ledger-redis-XXXXXX");
+    cr_assert_not_null(mkdtemp(r.dir));
+    redis_start(&r);
+
+    pt_env env;
+    pt_env_init(&env);
+    snprintf(env.redis_url, sizeof(env.redis_url), "redis://127.0.0.1:%d/0", r.port);
+    pt_workload w;
+    pt_workload_init(&w, &env, 150, seed, "aof-");
+    redisContext *c = pt_redis(&env);
+
+    pt_proc balance, counter;
+    char group[128];
+    pt_group_id(&env, "event_count", group, sizeof(group));
+    const char *counter_argv[] = {"--group-id", group, "--batch-max-events", "100", NULL};
+    start_balance(&balance, &env);
+    pt_start_function(&counter, &env, pt_run_event_count, counter_argv);
+    pt_produce(&w, 4000);
+    pt_wait_applied(&w, c, "balance", 60000);
+    pt_wait_applied(&w, c, "event_count", 60000);
+
+    /* A second backlog; Redis dies while it is being applied. */
+    pt_produce(&w, 8000);
+    int64_t before = pt_checkpoint_sum(&env, c, "balance");
+    int64_t deadline = pt_now_ms() + 60000;
+    while (pt_checkpoint_sum(&env, c, "balance") == before && pt_now_ms() < deadline) {
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    int64_t at_kill = pt_checkpoint_sum(&env, c, "balance");
+    redisFree(c);
+    redis_kill(&r);
+    pt_kill(&balance);
+    long cut = truncate_aof(&r, 0.7);
+    fprintf(stderr, "projector_redis_restart: cut %ld bytes off the AOF\n", cut);
+    redis_start(&r);
+    c = pt_redis(&env);
+    int64_t after_restart = pt_checkpoint_sum(&env, c, "balance");
+    fprintf(stderr,
+            "projector_redis_restart: sum of balance checkpoints %lld at the kill, %lld after "
+            "the restart\n",
+            (long long)at_kill, (long long)after_restart);
+    cr_assert_lt(after_restart, at_kill, "the cut AOF should have lost applied batches");
+
+    /* The rolled-back state is a consistent earlier state... */
+    start_balance(&balance, &env);
+    pt_produce(&w, 500);
+    pt_wait_applied(&w, c, "balance", 120000);
+    pt_wait_applied(&w, c, "event_count", 120000);
+    /* ...from which both views converge to the fold. */
+    pt_assert_balance_view(&w, c);
+    pt_assert_event_count_view(&w, c);
+    cr_assert_gt(pt_log_count(&counter, "rewound"), 0,
+                 "the running event_count projector should have seen Redis go back in time");
+
+    cr_assert_eq(pt_stop(&balance, 30000), 0);
+    cr_assert_eq(pt_stop(&counter, 30000), 0);
+    redisFree(c);
+    pt_workload_destroy(&w);
+    pt_env_cleanup(&env);
+    redis_kill(&r);
+    remove_dir(r.dir);
+}
