@@ -11,12 +11,14 @@
 #include "cli.h"
 #include "cmd_admin.h"
 #include "cmd_command.h"
-#include "cmd_demo.h"
+#include "cmd_dlq.h"
 #include "cmd_flags.h"
 #include "cmd_history.h"
 #include "cmd_query.h"
 #include "cmd_statement.h"
+#include "cmd_status.h"
 #include "cmd_submit.h"
+#include "cmd_wait.h"
 
 static const cli_command commands[] = {
     {"admin", cmd_admin, "set-up and checks: ping the broker, create the topics"},
@@ -30,8 +32,10 @@ static const cli_command commands[] = {
     {"statement", cmd_statement, "one month of an account's statement: statement ACCOUNT YYYY-MM"},
     {"flags", cmd_flags, "an account's fraud flags: flags ACCOUNT"},
     {"flagged", cmd_flagged, "every account with a fraud flag, sorted"},
+    {"dlq", cmd_dlq, "records the views hold in the dead-letter queue: dlq list|retry|skip"},
     {"history", cmd_history, "an account's state folded from the log: history ACCOUNT [--at TIME]"},
-    {"demo", cmd_demo, "the demonstration: core decisions appended to Kafka, read back, folded"},
+    {"status", cmd_status, "per view: generation, lag per partition, quarantined accounts"},
+    {"wait", cmd_wait, "return once every command submitted is handled and the views applied it"},
 };
 
 int main(int argc, char **argv) {

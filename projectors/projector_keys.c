@@ -62,6 +62,10 @@ size_t projector_keys_building(const char *ns, const char *view, char *buf, size
     return keyf(buf, size, "%s:%s:building", ns, view);
 }
 
+size_t projector_keys_rebuild_lease(const char *ns, const char *view, char *buf, size_t size) {
+    return keyf(buf, size, "%s:%s:rebuild_lease", ns, view);
+}
+
 size_t projector_keys_checkpoints(const char *ns, const char *view, int64_t gen, char *buf,
                                   size_t size) {
     return keyf(buf, size, "%s:%s:g%lld:checkpoints", ns, view, (long long)gen);
@@ -70,6 +74,11 @@ size_t projector_keys_checkpoints(const char *ns, const char *view, int64_t gen,
 size_t projector_keys_quarantine(const char *ns, const char *view, int64_t gen, char *buf,
                                  size_t size) {
     return keyf(buf, size, "%s:%s:g%lld:quarantine", ns, view, (long long)gen);
+}
+
+size_t projector_keys_held(const char *ns, const char *view, int64_t gen, const char *account,
+                           char *buf, size_t size) {
+    return keyf(buf, size, "%s:%s:g%lld:dlq:{%s}", ns, view, (long long)gen, account);
 }
 
 size_t projector_keys_generation_prefix(const char *ns, const char *view, int64_t gen, char *buf,

@@ -7,8 +7,11 @@
  *
  *     <ns>:<view>:current                 current generation (absent = 1)
  *     <ns>:<view>:building                generation a rebuild is writing
+ *     <ns>:<view>:rebuild_lease           token of the live rebuild (with a TTL)
  *     <ns>:<view>:g<gen>:checkpoints      hash partition -> next offset to apply
  *     <ns>:<view>:g<gen>:quarantine       hash account -> JSON of the first bad record
+ *     <ns>:<view>:g<gen>:dlq:{<account>}  hash: the account's records held in the DLQ
+ *                                         (source "P:O" -> JSON; "version"), see dlq.h
  *     <ns>:<view>:g<gen>:{<account>}:<s>  per-account keys (hash tag = the account)
  *     <ns>:<view>:g<gen>:<s>              view-wide keys
  *
@@ -37,10 +40,14 @@ extern const ledger_config_setting projector_keys_settings[];
 
 size_t projector_keys_current(const char *ns, const char *view, char *buf, size_t size);
 size_t projector_keys_building(const char *ns, const char *view, char *buf, size_t size);
+size_t projector_keys_rebuild_lease(const char *ns, const char *view, char *buf, size_t size);
 size_t projector_keys_checkpoints(const char *ns, const char *view, int64_t gen, char *buf,
                                   size_t size);
 size_t projector_keys_quarantine(const char *ns, const char *view, int64_t gen, char *buf,
                                  size_t size);
+/* "<ns>:<view>:g<gen>:dlq:{<account>}" (account may be a pseudo account "?P"). */
+size_t projector_keys_held(const char *ns, const char *view, int64_t gen, const char *account,
+                           char *buf, size_t size);
 
 /* "<ns>:<view>:g<gen>:" - what every key of one generation starts with. */
 size_t projector_keys_generation_prefix(const char *ns, const char *view, int64_t gen, char *buf,

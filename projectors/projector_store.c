@@ -28,31 +28,53 @@
 /* ledger_apply(keys = {current, building, checkpoints},
  *              args = {mode, gen, partition, expected, next, ops...})
  * where ops are (argc, command, args...) back to back. Returns 1 when
- * applied, 0 when the checkpoint is not `expected` ("" = absent), -1 when
- * the generation is not `gen`. */
-static const char store_library[] = "#!lua name=ledger_projector\n"
-                                    "local function ledger_apply(keys, args)\n"
-                                    "  local gen\n"
-                                    "  if args[1] == 'building' then\n"
-                                    "    gen = redis.call('GET', keys[2])\n"
-                                    "  else\n"
-                                    "    gen = redis.call('GET', keys[1])\n"
-                                    "    if not gen then gen = '1' end\n"
-                                    "  end\n"
-                                    "  if gen ~= args[2] then return -1 end\n"
-                                    "  local cp = redis.call('HGET', keys[3], args[3])\n"
-                                    "  if not cp then cp = '' end\n"
-                                    "  if cp ~= args[4] then return 0 end\n"
-                                    "  local i, n = 6, #args\n"
-                                    "  while i <= n do\n"
-                                    "    local argc = tonumber(args[i])\n"
-                                    "    redis.call(unpack(args, i + 1, i + argc))\n"
-                                    "    i = i + 1 + argc\n"
-                                    "  end\n"
-                                    "  redis.call('HSET', keys[3], args[3], args[5])\n"
-                                    "  return 1\n"
-                                    "end\n"
-                                    "redis.register_function('ledger_apply', ledger_apply)\n";
+ * applied, 0 when the checkpoint is not `expected` ("" = absent) or a guard
+ * fails, -1 when the generation is not `gen`.
+ *
+ * Guards (projectors/dlq.c): an op ('LEDGER.EXPECT', key, field, value) is
+ * not a command but a condition, checked before anything is written: HGET
+ * key field must be `value` ("" = absent). A partition of "" names no
+ * checkpoint: nothing is checked or moved (`ledger dlq retry`, which
+ * writes one account's state outside the partition's flow, under guards). */
+static const char store_library[] =
+    "#!lua name=ledger_projector\n"
+    "local function ledger_apply(keys, args)\n"
+    "  local gen\n"
+    "  if args[1] == 'building' then\n"
+    "    gen = redis.call('GET', keys[2])\n"
+    "  else\n"
+    "    gen = redis.call('GET', keys[1])\n"
+    "    if not gen then gen = '1' end\n"
+    "  end\n"
+    "  if gen ~= args[2] then return -1 end\n"
+    "  local part = args[3]\n"
+    "  if part ~= '' then\n"
+    "    local cp = redis.call('HGET', keys[3], part)\n"
+    "    if not cp then cp = '' end\n"
+    "    if cp ~= args[4] then return 0 end\n"
+    "  end\n"
+    "  local i, n = 6, #args\n"
+    "  while i <= n do\n"
+    "    local argc = tonumber(args[i])\n"
+    "    if args[i + 1] == 'LEDGER.EXPECT' then\n"
+    "      local v = redis.call('HGET', args[i + 2], args[i + 3])\n"
+    "      if not v then v = '' end\n"
+    "      if v ~= args[i + 4] then return 0 end\n"
+    "    end\n"
+    "    i = i + 1 + argc\n"
+    "  end\n"
+    "  i = 6\n"
+    "  while i <= n do\n"
+    "    local argc = tonumber(args[i])\n"
+    "    if args[i + 1] ~= 'LEDGER.EXPECT' then\n"
+    "      redis.call(unpack(args, i + 1, i + argc))\n"
+    "    end\n"
+    "    i = i + 1 + argc\n"
+    "  end\n"
+    "  if part ~= '' then redis.call('HSET', keys[3], part, args[5]) end\n"
+    "  return 1\n"
+    "end\n"
+    "redis.register_function('ledger_apply', ledger_apply)\n";
 
 struct projector_store {
     const ledger_redis_url *url;
@@ -115,14 +137,18 @@ static void store_fail(projector_store *s) {
     store_wait(s);
 }
 
-static int load_library(projector_store *s, char *errstr, size_t errstr_size) {
+int projector_store_load_library(redisContext *c, char *errstr, size_t errstr_size) {
     const char *argv[] = {"FUNCTION", "LOAD", "REPLACE", store_library};
     size_t lens[] = {8, 4, 7, sizeof(store_library) - 1};
-    redisReply *r = redisCommandArgv(s->c, 4, argv, lens);
-    int rc = ledger_redis_reply_check(s->c, r, -1, "FUNCTION LOAD", errstr, errstr_size);
+    redisReply *r = redisCommandArgv(c, 4, argv, lens);
+    int rc = ledger_redis_reply_check(c, r, -1, "FUNCTION LOAD", errstr, errstr_size);
     if (r != NULL)
         freeReplyObject(r);
     return rc;
+}
+
+static int load_library(projector_store *s, char *errstr, size_t errstr_size) {
+    return projector_store_load_library(s->c, errstr, errstr_size);
 }
 
 /* Makes sure there is a working connection with the library loaded;

@@ -37,12 +37,19 @@ typedef enum projector_store_mode {
 
 typedef enum projector_store_result {
     PROJECTOR_STORE_APPLIED = 1,    /* written, checkpoint moved */
-    PROJECTOR_STORE_STALE = 0,      /* the checkpoint was not the expected one: nothing written */
+    PROJECTOR_STORE_STALE = 0,      /* the checkpoint (or a guard) was not the expected one:
+                                     * nothing written */
     PROJECTOR_STORE_WRONG_GEN = -1, /* the generation is not the named one: nothing written */
     PROJECTOR_STORE_FAILED = -2,    /* Redis refused the call (logged): nothing known written */
     PROJECTOR_STORE_UNKNOWN = -3,   /* connection lost: re-read the checkpoint to know */
     PROJECTOR_STORE_STOPPED = -4,   /* *stop was raised while retrying */
 } projector_store_result;
+
+/* Loads (FUNCTION LOAD REPLACE) the `ledger_projector` library, whose
+ * ledger_apply is described in projector_store.c, on connection c (for a
+ * program that calls it without a store: `ledger dlq`). Returns 0, or -1
+ * with errstr. */
+int projector_store_load_library(redisContext *c, char *errstr, size_t errstr_size);
 
 /* Absent checkpoint (the partition has never been applied). */
 #define PROJECTOR_NO_CHECKPOINT (-1)

@@ -20,10 +20,23 @@
  * (round trip 2). Every buffer is sized at start for batch_max_events and
  * reused: nothing is allocated per event.
  *
- * A record that cannot be decoded stops its partition for now: the records
- * before it are applied, the error is logged with topic, partition and
- * offset, and the partition is paused at that record. The quarantine and
- * DLQ (SPEC section 7) hook in at the one place marked QUARANTINE HOOK.
+ * A record that cannot be applied never stops its partition (SPEC section
+ * 7; dlq.h has the design): round trip 1 also reads the quarantine entry of
+ * every account of the slice; an account's records are folded up to the
+ * first one that does not decode or that apply_account refuses (a seq gap),
+ * and that record and every later one of the account - all of them, for an
+ * account already quarantined - are produced to the DLQ and acknowledged
+ * before round trip 2 writes their holds, the quarantine entry and the
+ * checkpoint past them, in the same atomic call as the other accounts'
+ * writes (fold_groups, hold_group).
+ *
+ * Generations (rebuild.h has the design): a running projector applies to
+ * the current generation and follows a switch - ledger_apply refuses the
+ * old generation, or the periodic check finds a new one - by re-reading the
+ * current generation's checkpoints and seeking there (resync_all). With
+ * --rebuild the same loop builds the next generation instead: every
+ * partition assigned from its start, ledger_apply in mode building, and
+ * once every partition has reached its end, the switch (rebuild_progress).
  */
 #include "runtime.h"
 
@@ -35,16 +48,24 @@
 #include <time.h>
 
 #include "codec.h"
+#include "dlq.h"
 #include "ids.h"
 #include "kafka.h"
 #include "log.h"
 #include "projector_keys.h"
 #include "projector_store.h"
+#include "rebuild.h"
 #include "redis.h"
 #include "view_batch.h"
 
 #define RUNTIME_PROGRAM "ledger-projector"
-#define RUNTIME_USAGE   "ledger-projector --view NAME [options]"
+#define RUNTIME_USAGE   "ledger-projector --view NAME [--rebuild] [options]"
+
+/* How often a running projector checks the current generation when it has
+ * nothing else to do (a rebuild switched: see periodic()), and how often a
+ * rebuild that has reached the end tries the switch. */
+#define RUNTIME_GENERATION_CHECK_MS 1000
+#define RUNTIME_REBUILD_CHECK_MS    200
 
 /* Raised by SIGTERM/SIGINT. The only state outside the runtime struct: a
  * signal handler can reach nothing else. */
@@ -112,8 +133,11 @@ static const ledger_config_setting runtime_settings[] = {
 /* One partition as this process sees it. */
 typedef struct runtime_part {
     bool owned;
-    bool halted;  /* a record could not be applied: not advanced, paused */
     int64_t next; /* next offset to apply, as Redis said; PROJECTOR_NO_CHECKPOINT */
+    /* --rebuild: how far the consumer is against the partition's end */
+    int64_t delivered; /* offset of the last record collected since the last seek, -1 */
+    bool end_pending;  /* the end was reached in the batch being collected */
+    bool caught_up;    /* the end was reached once with every record before it applied */
 } runtime_part;
 
 /* One account of a partition's slice. */
@@ -121,9 +145,12 @@ typedef struct runtime_group {
     const char *key; /* the record key: the message's, valid for the batch */
     size_t key_len;
     size_t count;  /* its records in the slice */
-    size_t start;  /* its first place in events[] */
-    size_t filled; /* decoded so far */
-    size_t first_reply;
+    size_t start;  /* its first place in events[] (record k at start + k) */
+    size_t filled; /* records laid out so far */
+    size_t good;   /* leading records decoded: the first bad one and the rest wait in the DLQ */
+    size_t input;  /* its place in inputs[] (SIZE_MAX: nothing to fold) */
+    size_t cut;    /* records applied; [cut, count) go to the DLQ */
+    bool pseudo;   /* keys that are not account ids: the pseudo account "?<partition>" */
 } runtime_group;
 
 typedef struct runtime {
@@ -138,6 +165,10 @@ typedef struct runtime {
     projector_store *store;
     view_batch *batch;
     int64_t gen;
+    projector_store_mode mode;  /* CURRENT; BUILDING with --rebuild (gen = the one built) */
+    projector_rebuild *rebuild; /* --rebuild only */
+    bool switched;              /* --rebuild: the built generation is current now */
+    int64_t next_tick_ms;       /* the next periodic check (generation, lease, switch) */
     bool ready;
     bool fatal; /* a bug or out of memory: stop */
 
@@ -158,6 +189,12 @@ typedef struct runtime {
     int32_t *table; /* open addressing: group index or -1 */
     size_t table_mask;
     view_account_input *inputs;
+    size_t *slot_slice; /* per place in events[]: the record's index in slice[] */
+    const char **qargv; /* the quarantine HMGET of a slice */
+    size_t *qlens;
+    char pseudo_key[16];  /* "?<partition>" of the slice */
+    size_t slice_applied; /* events applied by the slice being written */
+    projector_dlq *dlq;   /* where records that cannot be applied go */
     redisReply **replies;
     size_t replies_cap;
     rd_kafka_topic_partition_list_t *commits;
@@ -191,7 +228,7 @@ static int ensure_parts(runtime *rt, int32_t partition) {
     rt->part_count = counts;
     for (size_t i = rt->parts_cap; i < cap; i++)
         rt->parts[i] =
-            (runtime_part){.owned = false, .halted = false, .next = PROJECTOR_NO_CHECKPOINT};
+            (runtime_part){.owned = false, .next = PROJECTOR_NO_CHECKPOINT, .delivered = -1};
     rt->parts_cap = cap;
     return 0;
 }
@@ -205,6 +242,8 @@ static int64_t kafka_offset_of(int64_t checkpoint) {
  * positive timeout), so nothing fetched from the old position is delivered
  * afterwards. */
 static void seek_partition(runtime *rt, int32_t partition) {
+    rt->parts[partition].delivered = -1;
+    rt->parts[partition].end_pending = false;
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(list, rt->topic, partition)->offset =
         kafka_offset_of(rt->parts[partition].next);
@@ -221,10 +260,13 @@ static void seek_partition(runtime *rt, int32_t partition) {
 }
 
 /* Re-reads the generation and the checkpoints of every owned partition and
- * seeks each there: after Redis said this process's picture is stale. */
+ * seeks each there: after Redis said this process's picture is stale, or
+ * the current generation changed (a rebuild switched: its checkpoints are
+ * where this process carries on, so nothing is applied twice or skipped).
+ * A rebuild keeps the generation it builds. */
 static void resync_all(runtime *rt) {
-    int64_t gen;
-    if (projector_store_generation(rt->store, &gen) != 0)
+    int64_t gen = rt->gen;
+    if (rt->mode == PROJECTOR_STORE_CURRENT && projector_store_generation(rt->store, &gen) != 0)
         return;
     if (gen != rt->gen)
         LOG_INFO("generation of view '%s' is now %lld (was %lld)", rt->view->name, (long long)gen,
@@ -273,7 +315,6 @@ static void on_assign(runtime *rt, rd_kafka_t *rk, rd_kafka_topic_partition_list
         for (int i = 0; i < list->cnt; i++) {
             runtime_part *part = &rt->parts[ids[i]];
             part->owned = true;
-            part->halted = false;
             part->next = cps[i];
             list->elems[i].offset = kafka_offset_of(cps[i]);
             log_assigned(ids[i], cps[i]);
@@ -379,26 +420,19 @@ static void clear_groups(runtime *rt) {
     rt->groups_len = 0;
 }
 
-/* Decodes one record into its group's next place and checks it belongs
- * there. Returns 0, or -1 with errstr. */
-static int decode_record(runtime *rt, const rd_kafka_message_t *m, runtime_group *grp, char *errstr,
-                         size_t errstr_size) {
-    ledger_event *e = &rt->events[grp->start + grp->filled];
-    if (ledger_codec_decode_event(rt->codec, m->payload, m->len, e, errstr, errstr_size) != 0)
-        return -1;
-    size_t len = ledger_id_len(e->account, sizeof(e->account));
-    if (!ledger_account_valid(e->account, len)) {
-        snprintf(errstr, errstr_size, "invalid account '%.*s' in the event", (int)len, e->account);
-        return -1;
-    }
-    if (len != grp->key_len || memcmp(e->account, grp->key, len) != 0) {
-        snprintf(errstr, errstr_size, "the record key '%.*s' is not the event's account '%s'",
-                 (int)(grp->key_len > 64 ? 64 : grp->key_len), grp->key != NULL ? grp->key : "",
-                 e->account);
-        return -1;
-    }
-    grp->filled++;
-    return 0;
+/* Lays record i of the slice in its group's next place and decodes it
+ * there, unless it is the pseudo account's or an earlier record of its
+ * group did not decode (it then waits behind that one, in the DLQ). */
+static void decode_record(runtime *rt, size_t i) {
+    const rd_kafka_message_t *m = rt->slice[i];
+    runtime_group *grp = &rt->groups[rt->slice_group[i]];
+    size_t k = grp->filled++;
+    rt->slot_slice[grp->start + k] = i;
+    if (grp->pseudo || grp->good != k)
+        return;
+    if (projector_dlq_decode(rt->codec, m->key, m->key_len, m->payload, m->len,
+                             &rt->events[grp->start + k], NULL, 0) == 0)
+        grp->good++;
 }
 
 static void free_replies(runtime *rt, size_t n) {
@@ -424,12 +458,134 @@ static int ensure_replies(runtime *rt, size_t need) {
     return 0;
 }
 
-static void halt_partition(runtime *rt, int32_t partition) {
-    rt->parts[partition].halted = true;
-    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(list, rt->topic, partition);
-    rd_kafka_pause_partitions(rt->rk, list);
-    rd_kafka_topic_partition_list_destroy(list);
+/* Waits ms milliseconds in short slices, returning early on a stop. */
+static void pause_ms(int64_t ms) {
+    int64_t until = mono_ms() + ms;
+    while (!runtime_stop && mono_ms() < until) {
+        struct timespec slice = {.tv_sec = 0, .tv_nsec = 50 * 1000000L};
+        nanosleep(&slice, NULL);
+    }
+}
+
+/* Appends the read of every group's quarantine entry: one HMGET, the last
+ * read of round trip 1. */
+static void read_quarantine(runtime *rt) {
+    char key[PROJECTOR_KEY_BUF];
+    rt->qargv[0] = "HMGET";
+    rt->qlens[0] = 5;
+    rt->qargv[1] = key;
+    rt->qlens[1] = view_batch_view_key(rt->batch, "quarantine", key, sizeof(key));
+    for (size_t g = 0; g < rt->groups_len; g++) {
+        rt->qargv[2 + g] = rt->groups[g].key;
+        rt->qlens[2 + g] = rt->groups[g].key_len;
+    }
+    view_batch_read(rt->batch, (int)(2 + rt->groups_len), rt->qargv, rt->qlens);
+}
+
+/* Sends the records [cut, count) of a group to the DLQ and appends the
+ * guard on its quarantine entry (as read: `entry`, NULL when absent) and,
+ * when it was not quarantined, its new entry: the record at `cut`, refused
+ * for `why` (empty: it did not decode). Returns 0, or -1 when the DLQ
+ * producer refused a record. */
+static int hold_group(runtime *rt, int32_t partition, const runtime_group *grp,
+                      const redisReply *entry, const char *why) {
+    char account[PROJECTOR_DLQ_ACCOUNT_BUF], errstr[512];
+    bool real = projector_dlq_account_of(grp->key, grp->key_len, partition, account);
+    projector_dlq_expect_quarantine(rt->batch, account, entry != NULL ? entry->str : NULL,
+                                    entry != NULL ? entry->len : 0);
+    for (size_t k = grp->cut; k < grp->count; k++) {
+        const rd_kafka_message_t *m = rt->slice[rt->slot_slice[grp->start + k]];
+        char error[PROJECTOR_DLQ_ERROR_BUF];
+        if (grp->pseudo || k == grp->good) {
+            ledger_event scratch;
+            if (projector_dlq_decode(rt->codec, m->key, m->key_len, m->payload, m->len, &scratch,
+                                     error, sizeof(error)) == 0)
+                snprintf(error, sizeof(error), "decodes now but did not before"); /* not reached */
+        } else if (k == grp->cut && entry == NULL) {
+            snprintf(error, sizeof(error), "%s", why);
+        } else {
+            snprintf(error, sizeof(error), "%s", PROJECTOR_DLQ_HELD_ERROR);
+        }
+        if (k == grp->cut && entry == NULL) {
+            LOG_ERROR("topic '%s' partition %d offset %lld: view '%s' cannot apply the record%s: "
+                      "%s; it goes to '%s' and '%s' is quarantined%s",
+                      rt->topic, (int)partition, (long long)m->offset, rt->view->name,
+                      real ? " of its account" : "", error, projector_dlq_topic(rt->dlq), account,
+                      real ? ""
+                           : " (its key is not an account id: held under this pseudo account)");
+            projector_dlq_quarantine(rt->batch, account, partition, m->offset, error);
+        } else {
+            LOG_WARN("topic '%s' partition %d offset %lld: held in '%s' for '%s' (quarantined in "
+                     "view '%s'): %s",
+                     rt->topic, (int)partition, (long long)m->offset, projector_dlq_topic(rt->dlq),
+                     account, rt->view->name, error);
+        }
+        if (projector_dlq_send(rt->dlq, m, rt->topic, account, error, errstr, sizeof(errstr)) !=
+            0) {
+            LOG_WARN("%s", errstr);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* With round trip 1's replies in (the quarantine entries last): folds each
+ * account's decoded records up to the first the view refuses (none for a
+ * quarantined account), holds the rest of each in the DLQ and waits for the
+ * broker to have them, then appends their held entries. Returns 0, or -1
+ * when the slice must be dropped (the partition is then re-sought to its
+ * checkpoint after a pause, and the slice comes round again). */
+static int fold_groups(runtime *rt, int32_t partition, size_t reads) {
+    const redisReply *q = rt->replies[reads - 1];
+    char errstr[512];
+    if (q == NULL || q->type != REDIS_REPLY_ARRAY || q->elements != rt->groups_len) {
+        LOG_WARN("redis: unexpected reply reading the quarantine of view '%s': %s", rt->view->name,
+                 q != NULL && q->type == REDIS_REPLY_ERROR ? q->str : "not an array of entries");
+        goto retry;
+    }
+    bool holding = false;
+    size_t r = 0;
+    rt->slice_applied = 0;
+    for (size_t g = 0; g < rt->groups_len; g++) {
+        runtime_group *grp = &rt->groups[g];
+        const redisReply *entry = q->element[g]->type == REDIS_REPLY_STRING ? q->element[g] : NULL;
+        char why[PROJECTOR_DLQ_ERROR_BUF] = "";
+        grp->cut = 0;
+        if (grp->input != SIZE_MAX) {
+            view_account_input *in = &rt->inputs[grp->input];
+            in->replies = (const redisReply *const *)(rt->replies + r);
+            r += in->reply_count;
+            if (entry == NULL)
+                projector_dlq_apply_prefix(rt->view, rt->view_state, rt->batch, in, &grp->cut, why,
+                                           sizeof(why));
+        }
+        rt->slice_applied += grp->cut;
+        if (grp->cut == grp->count)
+            continue;
+        if (!holding)
+            projector_dlq_begin(rt->dlq);
+        holding = true;
+        if (hold_group(rt, partition, grp, entry, why) != 0)
+            goto retry;
+    }
+    if (!holding)
+        return 0;
+    if (projector_dlq_flush(rt->dlq, errstr, sizeof(errstr)) != 0) {
+        LOG_WARN("%s", errstr);
+        goto retry;
+    }
+    projector_dlq_mark_group(rt->dlq, rt->batch);
+    return 0;
+
+retry:
+    if (runtime_stop)
+        return -1;
+    LOG_WARN("partition %d: the records held in the dlq are not safe yet: the batch is dropped "
+             "and read again from offset %lld in a second",
+             (int)partition, (long long)rt->parts[partition].next);
+    pause_ms(1000);
+    seek_partition(rt, partition);
+    return -1;
 }
 
 /* Applies the decoded groups of one partition: the view's reads (round trip
@@ -438,16 +594,17 @@ static void halt_partition(runtime *rt, int32_t partition) {
  * connection. */
 static void apply_slice(runtime *rt, int32_t partition, int64_t next) {
     runtime_part *part = &rt->parts[partition];
-    char errstr[512];
     size_t inputs = 0;
     for (size_t g = 0; g < rt->groups_len; g++) {
         runtime_group *grp = &rt->groups[g];
-        if (grp->filled == 0)
+        grp->input = SIZE_MAX;
+        if (grp->good == 0)
             continue;
+        grp->input = inputs;
         rt->inputs[inputs++] = (view_account_input){
             .account = rt->events[grp->start].account,
             .events = &rt->events[grp->start],
-            .event_count = grp->filled,
+            .event_count = grp->good,
         };
     }
 
@@ -469,6 +626,8 @@ static void apply_slice(runtime *rt, int32_t partition, int64_t next) {
             rt->inputs[i].reply_count = n;
             reads += n;
         }
+        read_quarantine(rt);
+        reads++;
         if (view_batch_failed(rt->batch) || ensure_replies(rt, reads) != 0) {
             LOG_ERROR("out of memory building a batch of partition %d", (int)partition);
             rt->fatal = true;
@@ -488,43 +647,36 @@ static void apply_slice(runtime *rt, int32_t partition, int64_t next) {
             return;
         }
 
-        size_t r = 0;
-        for (size_t i = 0; i < inputs; i++) {
-            rt->inputs[i].replies = (const redisReply *const *)(rt->replies + r);
-            r += rt->inputs[i].reply_count;
-            if (rt->view->apply_account(rt->view_state, rt->batch, &rt->inputs[i], errstr,
-                                        sizeof(errstr)) != 0) {
-                /* QUARANTINE HOOK: the account's state cannot take its
-                 * events; until quarantine exists, the partition stops. */
-                LOG_ERROR("topic '%s' partition %d: view '%s' cannot apply account '%s' "
-                          "(offsets from %lld): %s; the partition is stopped",
-                          rt->topic, (int)partition, rt->view->name, rt->inputs[i].account,
-                          (long long)part->next, errstr);
-                free_replies(rt, reads);
-                halt_partition(rt, partition);
-                return;
-            }
-        }
+        int folded = fold_groups(rt, partition, reads);
         free_replies(rt, reads);
+        if (folded != 0)
+            return;
         if (view_batch_failed(rt->batch)) {
             LOG_ERROR("out of memory building a batch of partition %d", (int)partition);
             rt->fatal = true;
             return;
         }
 
-        switch (projector_store_apply(rt->store, rt->batch, PROJECTOR_STORE_CURRENT, partition,
-                                      part->next, next)) {
+        switch (
+            projector_store_apply(rt->store, rt->batch, rt->mode, partition, part->next, next)) {
             case PROJECTOR_STORE_APPLIED:
                 part->next = next;
                 rd_kafka_topic_partition_list_add(rt->commits, rt->topic, partition)->offset = next;
                 rt->applied_batches++;
-                for (size_t i = 0; i < inputs; i++)
-                    rt->applied_events += rt->inputs[i].event_count;
+                rt->applied_events += rt->slice_applied;
                 return;
             case PROJECTOR_STORE_STALE: {
                 int64_t cp;
                 if (projector_store_checkpoints(rt->store, rt->gen, &partition, 1, &cp) != 0)
                     return;
+                if (cp == part->next) {
+                    /* Same checkpoint: a guard failed, i.e. `ledger dlq`
+                     * changed a quarantine under the batch. */
+                    LOG_INFO("partition %d: a quarantine changed while the batch was built: "
+                             "building it again",
+                             (int)partition);
+                    continue;
+                }
                 LOG_INFO("checkpoint of partition %d moved to %lld (this process expected "
                          "%lld): seeking there",
                          (int)partition, (long long)cp, (long long)part->next);
@@ -533,6 +685,13 @@ static void apply_slice(runtime *rt, int32_t partition, int64_t next) {
                 return;
             }
             case PROJECTOR_STORE_WRONG_GEN:
+                if (rt->mode == PROJECTOR_STORE_BUILDING) {
+                    LOG_ERROR("generation %lld of view '%s' is no longer the one being built "
+                              "(another rebuild took over, or it was switched): stopping",
+                              (long long)rt->gen, rt->view->name);
+                    rt->fatal = true;
+                    return;
+                }
                 LOG_INFO("generation %lld of view '%s' is no longer current: re-reading",
                          (long long)rt->gen, rt->view->name);
                 resync_all(rt);
@@ -552,7 +711,7 @@ static void apply_slice(runtime *rt, int32_t partition, int64_t next) {
  * (message indices in log order in idx[0..n-1]). */
 static void process_partition(runtime *rt, int32_t partition, const size_t *idx, size_t n) {
     runtime_part *part = &rt->parts[partition];
-    if (!part->owned || part->halted)
+    if (!part->owned)
         return;
 
     /* Redeliveries (below the checkpoint, or not after the last taken) out. */
@@ -568,10 +727,15 @@ static void process_partition(runtime *rt, int32_t partition, const size_t *idx,
     if (accepted == 0)
         return;
 
-    /* Group by record key (the account), then lay the groups out. */
+    /* Group by record key (the account; a key that is not an account id
+     * goes to the pseudo account "?<partition>"), then lay the groups out. */
+    int pseudo_len = snprintf(rt->pseudo_key, sizeof(rt->pseudo_key), "?%d", (int)partition);
     for (size_t i = 0; i < accepted; i++) {
         rd_kafka_message_t *m = rt->slice[i];
-        size_t g = group_of(rt, m->key != NULL ? m->key : "", m->key != NULL ? m->key_len : 0);
+        bool valid = m->key != NULL && ledger_account_valid(m->key, m->key_len);
+        size_t g = valid ? group_of(rt, m->key, m->key_len)
+                         : group_of(rt, rt->pseudo_key, (size_t)pseudo_len);
+        rt->groups[g].pseudo = !valid;
         rt->groups[g].count++;
         rt->slice_group[i] = g;
     }
@@ -581,29 +745,10 @@ static void process_partition(runtime *rt, int32_t partition, const size_t *idx,
         start += rt->groups[g].count;
     }
 
-    /* Decode in log order; the first bad record ends the slice. */
-    char errstr[512];
-    size_t good = accepted;
-    for (size_t i = 0; i < accepted; i++) {
-        if (decode_record(rt, rt->slice[i], &rt->groups[rt->slice_group[i]], errstr,
-                          sizeof(errstr)) != 0) {
-            /* QUARANTINE HOOK: the record goes to the DLQ and its account
-             * is quarantined; until then the partition stops here. */
-            LOG_ERROR("topic '%s' partition %d offset %lld: cannot decode the event: %s; the "
-                      "partition is stopped at this record",
-                      rt->topic, (int)partition, (long long)rt->slice[i]->offset, errstr);
-            good = i;
-            break;
-        }
-    }
-    if (good > 0)
-        apply_slice(rt, partition,
-                    good < accepted ? rt->slice[good]->offset
-                                    : rt->slice[accepted - 1]->offset + 1);
-    /* Stopped at the bad record only once everything before it is stored
-     * (if the slice was dropped instead, the record comes round again). */
-    if (good < accepted && !part->halted && (good == 0 || part->next == rt->slice[good]->offset))
-        halt_partition(rt, partition);
+    /* Decode in log order, each record into its group's place. */
+    for (size_t i = 0; i < accepted; i++)
+        decode_record(rt, i);
+    apply_slice(rt, partition, rt->slice[accepted - 1]->offset + 1);
     clear_groups(rt);
 }
 
@@ -669,18 +814,104 @@ static void collect_batch(runtime *rt) {
         if (m == NULL) {
             if (deadline < 0 && rt->msgs_len > 0)
                 break;
+            if (deadline < 0 && mono_ms() >= rt->next_tick_ms)
+                break; /* idle: time for the periodic checks */
             continue;
         }
+        bool known = m->partition >= 0 && (size_t)m->partition < rt->parts_cap;
         if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                if (known)
+                    rt->parts[m->partition].end_pending = true; /* (--rebuild only) */
+            } else {
                 LOG_WARN("consumer: %s", rd_kafka_message_errstr(m));
+            }
             rd_kafka_message_destroy(m);
             continue;
+        }
+        if (known) {
+            rt->parts[m->partition].delivered = m->offset;
+            rt->parts[m->partition].end_pending = false;
         }
         rt->msgs[rt->msgs_len++] = m;
         if (deadline < 0)
             deadline = mono_ms() + rt->max_wait_ms;
     }
+}
+
+/* ---- periodic checks ---- */
+
+/* --rebuild: notes the partitions that reached their end with every record
+ * before it applied, keeps the lease, and once every partition has been
+ * there, tries the switch (every RUNTIME_REBUILD_CHECK_MS). The switch
+ * itself checks that the built generation is at least as far as the
+ * current one on every partition, so trying it early is harmless: while
+ * the running projectors are ahead, the rebuild goes on consuming. */
+static void rebuild_progress(runtime *rt) {
+    bool all = rt->parts_cap > 0;
+    for (size_t p = 0; p < rt->parts_cap; p++) {
+        runtime_part *part = &rt->parts[p];
+        if (!part->owned)
+            continue;
+        if (part->end_pending) {
+            part->end_pending = false;
+            if (!part->caught_up && (part->delivered < 0 || part->next > part->delivered)) {
+                part->caught_up = true;
+                if (part->next < 0)
+                    LOG_INFO("partition %d reached its end (nothing to apply)", (int)p);
+                else
+                    LOG_INFO("partition %d reached its end at offset %lld", (int)p,
+                             (long long)part->next);
+            }
+        }
+        all = all && part->caught_up;
+    }
+    if (projector_rebuild_keep(rt->rebuild) != 0) {
+        rt->fatal = true;
+        return;
+    }
+    int64_t now = mono_ms();
+    if (now < rt->next_tick_ms)
+        return;
+    rt->next_tick_ms = now + RUNTIME_REBUILD_CHECK_MS;
+    if (!all)
+        return;
+    switch (projector_rebuild_switch(rt->rebuild)) {
+        case PROJECTOR_REBUILD_SWITCHED:
+            LOG_INFO("switched view '%s' to generation %lld", rt->view->name, (long long)rt->gen);
+            rt->switched = true;
+            break;
+        case PROJECTOR_REBUILD_NOT_YET:
+            LOG_DEBUG("the current generation is ahead on some partition: not switching yet");
+            break;
+        case PROJECTOR_REBUILD_LOST:
+            LOG_ERROR("cannot switch view '%s' to generation %lld: the current or building "
+                      "generation was changed meanwhile",
+                      rt->view->name, (long long)rt->gen);
+            rt->fatal = true;
+            break;
+        case PROJECTOR_REBUILD_ERROR:
+            break; /* logged; tried again at the next check */
+    }
+}
+
+/* After each batch and when idle. A running projector re-reads the current
+ * generation every RUNTIME_GENERATION_CHECK_MS, so that after a rebuild's
+ * switch it moves to the new generation (and its checkpoints) even when no
+ * event comes; a batch that comes first finds out by itself (ledger_apply
+ * refuses the old generation, and resync_all follows). */
+static void periodic(runtime *rt) {
+    if (rt->mode == PROJECTOR_STORE_BUILDING) {
+        rebuild_progress(rt);
+        return;
+    }
+    int64_t now = mono_ms();
+    if (now < rt->next_tick_ms)
+        return;
+    rt->next_tick_ms = now + RUNTIME_GENERATION_CHECK_MS;
+    int64_t gen;
+    if (projector_store_generation(rt->store, &gen) == 0 && gen != rt->gen)
+        resync_all(rt);
 }
 
 /* ---- set-up ---- */
@@ -697,11 +928,15 @@ static int alloc_buffers(runtime *rt) {
     rt->events = calloc(n, sizeof(*rt->events));
     rt->groups = calloc(n, sizeof(*rt->groups));
     rt->inputs = calloc(n, sizeof(*rt->inputs));
+    rt->slot_slice = calloc(n, sizeof(*rt->slot_slice));
+    rt->qargv = calloc(n + 2, sizeof(*rt->qargv));
+    rt->qlens = calloc(n + 2, sizeof(*rt->qlens));
     rt->table = malloc(table * sizeof(*rt->table));
     rt->commits = rd_kafka_topic_partition_list_new(8);
     if (rt->msgs == NULL || rt->order == NULL || rt->slice == NULL || rt->slice_group == NULL ||
         rt->events == NULL || rt->groups == NULL || rt->inputs == NULL || rt->table == NULL ||
-        rt->commits == NULL || ensure_replies(rt, 1024) != 0)
+        rt->commits == NULL || rt->slot_slice == NULL || rt->qargv == NULL || rt->qlens == NULL ||
+        ensure_replies(rt, 1024) != 0)
         return -1;
     memset(rt->table, 0xff, table * sizeof(*rt->table)); /* all -1 */
     rt->table_mask = table - 1;
@@ -716,6 +951,9 @@ static void free_buffers(runtime *rt) {
     free(rt->events);
     free(rt->groups);
     free(rt->inputs);
+    free(rt->slot_slice);
+    free(rt->qargv);
+    free(rt->qlens);
     free(rt->table);
     if (rt->replies != NULL)
         free_replies(rt, rt->replies_cap);
@@ -743,6 +981,64 @@ static int create_topics(runtime *rt) {
     return 0;
 }
 
+/* --rebuild: every partition of the events topic, each from the built
+ * generation's checkpoint (the beginning when it has none), assigned
+ * directly. Returns 0, or -1 (logged). */
+static int assign_all(runtime *rt, const char *group_id) {
+    const rd_kafka_metadata_t *md = NULL;
+    rd_kafka_topic_t *topic = rd_kafka_topic_new(rt->rk, rt->topic, NULL);
+    rd_kafka_resp_err_t err = topic != NULL
+                                  ? rd_kafka_metadata(rt->rk, 0 /* this topic */, topic, &md, 30000)
+                                  : rd_kafka_last_error();
+    if (topic != NULL)
+        rd_kafka_topic_destroy(topic);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        LOG_ERROR("cannot read the partitions of '%s': %s", rt->topic, rd_kafka_err2str(err));
+        return -1;
+    }
+    int count = md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR
+                    ? md->topics[0].partition_cnt
+                    : 0;
+    rd_kafka_metadata_destroy(md);
+    if (count <= 0) {
+        LOG_ERROR("topic '%s' has no partitions", rt->topic);
+        return -1;
+    }
+    int32_t *ids = calloc((size_t)count, sizeof(*ids));
+    int64_t *cps = calloc((size_t)count, sizeof(*cps));
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(count);
+    int rc = -1;
+    if (ids == NULL || cps == NULL || list == NULL || ensure_parts(rt, count - 1) != 0) {
+        LOG_ERROR("out of memory assigning partitions");
+        goto cleanup;
+    }
+    for (int i = 0; i < count; i++)
+        ids[i] = i;
+    if (projector_store_checkpoints(rt->store, rt->gen, ids, (size_t)count, cps) != 0)
+        goto cleanup; /* stopped, or a malformed checkpoint (logged) */
+    for (int i = 0; i < count; i++) {
+        runtime_part *part = &rt->parts[i];
+        part->owned = true;
+        part->next = cps[i];
+        rd_kafka_topic_partition_list_add(list, rt->topic, i)->offset = kafka_offset_of(cps[i]);
+        log_assigned(i, cps[i]);
+    }
+    err = rd_kafka_assign(rt->rk, list);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        LOG_ERROR("cannot assign partitions: %s", rd_kafka_err2str(err));
+        goto cleanup;
+    }
+    LOG_INFO("view '%s' rebuilding generation %lld from '%s' (%d partitions, group '%s')",
+             rt->view->name, (long long)rt->gen, rt->topic, count, group_id);
+    rc = 0;
+cleanup:
+    free(ids);
+    free(cps);
+    if (list != NULL)
+        rd_kafka_topic_partition_list_destroy(list);
+    return rc;
+}
+
 static int start_consumer(runtime *rt) {
     char errstr[512];
     char group[300];
@@ -750,6 +1046,14 @@ static int start_consumer(runtime *rt) {
     if (group_id == NULL) {
         snprintf(group, sizeof(group), "ledger-projector-%s", rt->view->name);
         group_id = group;
+    }
+    char rebuild_group[320];
+    if (rt->mode == PROJECTOR_STORE_BUILDING) {
+        /* Never joined (the rebuild assigns), so the running projectors'
+         * group is untouched; its advisory offsets show the progress. */
+        snprintf(rebuild_group, sizeof(rebuild_group), "%s-rebuild-g%lld", group_id,
+                 (long long)rt->gen);
+        group_id = rebuild_group;
     }
     rd_kafka_conf_t *conf = ledger_kafka_conf_new(
         ledger_config_str(rt->cfg, "brokers"), LEDGER_KAFKA_CONSUMER, NULL, errstr, sizeof(errstr));
@@ -768,6 +1072,10 @@ static int start_consumer(runtime *rt) {
         rd_kafka_conf_set(conf, "group.id", group_id, errstr, sizeof(errstr)) == RD_KAFKA_CONF_OK;
     for (size_t i = 0; ok && i < sizeof(fixed) / sizeof(fixed[0]); i++)
         ok = rd_kafka_conf_set(conf, fixed[i][0], fixed[i][1], errstr, sizeof(errstr)) ==
+             RD_KAFKA_CONF_OK;
+    /* A rebuild needs to know when it has reached the end of a partition. */
+    if (ok && rt->mode == PROJECTOR_STORE_BUILDING)
+        ok = rd_kafka_conf_set(conf, "enable.partition.eof", "true", errstr, sizeof(errstr)) ==
              RD_KAFKA_CONF_OK;
     for (size_t i = 0; ok && i < ledger_config_rdkafka_count(rt->cfg); i++) {
         const char *key, *value;
@@ -788,6 +1096,8 @@ static int start_consumer(runtime *rt) {
         return -1;
     }
     rd_kafka_poll_set_consumer(rt->rk);
+    if (rt->mode == PROJECTOR_STORE_BUILDING)
+        return assign_all(rt, group_id);
     rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(topics, rt->topic, RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t err = rd_kafka_subscribe(rt->rk, topics);
@@ -816,6 +1126,7 @@ static ledger_config *new_config(const projector_view *view) {
         ledger_config_redis_settings,
         projector_keys_settings,
         runtime_settings,
+        projector_rebuild_settings,
         ledger_config_common_settings,
         view != NULL ? view->settings : NULL,
         NULL,
@@ -905,6 +1216,52 @@ static int load_config(runtime *rt, ledger_config *cfg, int argc, char **argv) {
     return -1;
 }
 
+/* --rebuild: takes the lease and the generation to build (rebuild.h).
+ * Returns -1 to go on, else the exit code (2 when a live rebuild of the
+ * view holds the lease). */
+static int start_rebuild(runtime *rt) {
+    char errstr[512];
+    rt->rebuild = projector_rebuild_new(
+        &rt->url, rt->ns, rt->view->name, ledger_config_duration_ms(rt->cfg, "rebuild_lease"),
+        ledger_config_duration_ms(rt->cfg, "rebuild_grace"), &runtime_stop);
+    if (rt->rebuild == NULL) {
+        LOG_ERROR("out of memory");
+        return PROJECTOR_EXIT_INFRA;
+    }
+    int64_t current, building;
+    switch (projector_rebuild_begin(rt->rebuild, &current, &building, errstr, sizeof(errstr))) {
+        case PROJECTOR_REBUILD_STARTED:
+            break;
+        case PROJECTOR_REBUILD_BUSY:
+            LOG_ERROR("%s", errstr);
+            return PROJECTOR_EXIT_USAGE;
+        case PROJECTOR_REBUILD_STOPPED:
+            return PROJECTOR_EXIT_OK; /* stopped while waiting for Redis */
+    }
+    rt->mode = PROJECTOR_STORE_BUILDING;
+    rt->gen = building;
+    LOG_INFO("rebuilding view '%s' into generation %lld from offset zero; queries read "
+             "generation %lld until the switch",
+             rt->view->name, (long long)building, (long long)current);
+    return -1;
+}
+
+/* --rebuild, after the loop: once switched, the old generation goes (after
+ * the grace period); a rebuild stopped before its switch gives up its
+ * generation, so the next rebuild can start at once. */
+static void finish_rebuild(runtime *rt) {
+    if (rt->switched) {
+        int64_t removed = projector_rebuild_remove_old(rt->rebuild);
+        if (removed >= 0)
+            LOG_INFO("removed %lld keys of the replaced generation of view '%s'",
+                     (long long)removed, rt->view->name);
+    } else {
+        projector_rebuild_abandon(rt->rebuild);
+        LOG_INFO("rebuild of view '%s' stopped before its switch: generation %lld is abandoned",
+                 rt->view->name, (long long)rt->gen);
+    }
+}
+
 int projector_run(const projector_view *view, int argc, char **argv) {
     runtime rt;
     memset(&rt, 0, sizeof(rt));
@@ -944,22 +1301,38 @@ int projector_run(const projector_view *view, int argc, char **argv) {
     }
     if (create_topics(&rt) != 0)
         goto cleanup;
+    rt.dlq = projector_dlq_new(cfg, view->name, &runtime_stop, errstr, sizeof(errstr));
+    if (rt.dlq == NULL) {
+        LOG_ERROR("%s", errstr);
+        goto cleanup;
+    }
     if (projector_store_start(rt.store) != 0) {
         rc = PROJECTOR_EXIT_OK; /* stopped while waiting for Redis */
         goto cleanup;
     }
+    if (ledger_config_bool(cfg, "rebuild")) {
+        int done = start_rebuild(&rt);
+        if (done >= 0) {
+            rc = done;
+            goto cleanup;
+        }
+    }
     if (start_consumer(&rt) != 0)
         goto cleanup;
 
-    while (!runtime_stop && !rt.fatal) {
+    while (!runtime_stop && !rt.fatal && !rt.switched) {
         collect_batch(&rt);
         if (rt.msgs_len > 0 && !rt.fatal)
             process_batch(&rt);
         drop_batch(&rt);
+        if (!rt.fatal)
+            periodic(&rt);
     }
     rc = rt.fatal ? PROJECTOR_EXIT_INFRA : PROJECTOR_EXIT_OK;
     LOG_INFO("stopping: %llu events applied in %llu batches", (unsigned long long)rt.applied_events,
              (unsigned long long)rt.applied_batches);
+    if (rt.rebuild != NULL)
+        finish_rebuild(&rt);
 
 cleanup:
     drop_batch(&rt);
@@ -970,6 +1343,8 @@ cleanup:
         rd_kafka_destroy(rt.rk);
     }
     free_buffers(&rt);
+    projector_dlq_destroy(rt.dlq);
+    projector_rebuild_destroy(rt.rebuild);
     projector_store_destroy(rt.store);
     view_batch_destroy(rt.batch);
     ledger_codec_destroy(rt.codec);

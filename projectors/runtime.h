@@ -11,7 +11,9 @@
  * starts where Redis's checkpoint says (Kafka's committed offsets are only
  * advisory); every batch is applied with one conditional, atomic FCALL (see
  * store.h), so several processes of a view can share its partitions and a
- * stalled one that wakes up writes nothing.
+ * stalled one that wakes up writes nothing. With --rebuild it builds the
+ * view's next generation from offset zero beside the current one, switches
+ * to it once caught up and exits (rebuild.h).
  */
 #ifndef LEDGER_PROJECTOR_RUNTIME_H
 #define LEDGER_PROJECTOR_RUNTIME_H
@@ -35,8 +37,11 @@ enum {
  * ledger's topics if missing, connects to Redis (retrying while it is
  * down), subscribes, and applies batches until SIGTERM or SIGINT, after
  * which it finishes or drops the batch in flight (never half-writes one),
- * closes the consumer and returns. Installs handlers for SIGTERM and SIGINT.
- * Returns a PROJECTOR_EXIT_* code. */
+ * closes the consumer and returns. With --rebuild it returns after the
+ * switch and the removal of the old generation (PROJECTOR_EXIT_OK), or
+ * PROJECTOR_EXIT_USAGE at once when a live rebuild of the view holds the
+ * lease. Installs handlers for SIGTERM and SIGINT. Returns a
+ * PROJECTOR_EXIT_* code. */
 int projector_run(const projector_view *view, int argc, char **argv);
 
 /* Prints the help of the runtime's own and shared settings, for when no view

@@ -119,6 +119,23 @@ size_t view_batch_view_key(const view_batch *b, const char *suffix, char *buf, s
     return projector_keys_view(b->ns, b->view, b->gen, suffix, buf, size);
 }
 
+void view_batch_mark_get(const view_batch *b, view_batch_mark *m) {
+    m->arena_len = b->arena_len;
+    m->args_len = b->args_len;
+    m->reads_len = b->reads_len;
+    m->writes_len = b->writes_len;
+    m->failed = b->failed;
+}
+
+void view_batch_rewind(view_batch *b, const view_batch_mark *m) {
+    b->arena_len = m->arena_len;
+    b->args_len = m->args_len;
+    b->reads_len = m->reads_len;
+    b->writes_len = m->writes_len;
+    b->failed = m->failed;
+    b->ptrs_fresh = false;
+}
+
 /* Copies one argument into the arena and the argument table. */
 static int push_arg(view_batch *b, const char *data, size_t len) {
     if (grow((void **)&b->arena, &b->arena_cap, b->arena_len + len + 1, 1) != 0 ||

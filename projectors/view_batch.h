@@ -39,6 +39,20 @@ bool view_batch_failed(const view_batch *batch);
 size_t view_batch_read_count(const view_batch *batch);
 size_t view_batch_write_count(const view_batch *batch);
 
+/* A point in a batch's appends (view_batch_mark) to go back to
+ * (view_batch_rewind): the runtime tries a view's apply_account and takes
+ * back its writes when it fails or applies only a prefix of the events. */
+typedef struct view_batch_mark {
+    size_t arena_len, args_len, reads_len, writes_len;
+    bool failed;
+} view_batch_mark;
+
+void view_batch_mark_get(const view_batch *batch, view_batch_mark *mark);
+
+/* Drops everything appended since `mark` was taken (of this batch, since
+ * its last reset). */
+void view_batch_rewind(view_batch *batch, const view_batch_mark *mark);
+
 /* The argv of read i (i < view_batch_read_count) for redisAppendCommandArgv.
  * The vectors belong to the batch and stay valid until the next append or
  * reset. Returns 0, or -1 when memory runs out. */
