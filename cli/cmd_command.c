@@ -206,9 +206,19 @@ static int send_and_wait(const ledger_config *cfg, const ledger_command *command
     }
     char shown[32];
     cli_kafka_format_duration(timeout_ms, shown, sizeof(shown));
-    fprintf(stderr,
-            "ledger: timeout: no result for command '%s' within %s (is ledger-producer running?)\n",
-            command->id, shown);
+    /* Say which it was: a command that never reached the broker is not
+     * waiting for a producer. */
+    rd_kafka_flush(producer, 5000);
+    rd_kafka_poll(producer, 0);
+    if (!sent.done || sent.err != RD_KAFKA_RESP_ERR_NO_ERROR)
+        fprintf(stderr, "ledger: timeout: command '%s' was not sent to '%s' within %s: %s\n",
+                command->id, topic, shown,
+                sent.done ? rd_kafka_err2str(sent.err) : "no delivery report");
+    else
+        fprintf(stderr,
+                "ledger: timeout: no result for command '%s' within %s (is ledger-producer "
+                "running?)\n",
+                command->id, shown);
 
 cleanup:
     if (producer != NULL) {

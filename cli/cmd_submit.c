@@ -12,9 +12,17 @@
  *     printed in input order as soon as the oldest line has one.
  * At most WINDOW lines are in flight: when the window is full, input is
  * not read until the oldest line is printed, so memory is bounded however
- * long the input. Per command nothing is allocated by this code: the line
- * buffer, the encode buffer, the output buffer and the window are made
- * once (librdkafka copies each message, as it must).
+ * long the input. The window is what keeps the pipeline full: a line's
+ * round trip is about two of the producer's transactions (it waits for the
+ * one under way, then goes in the next), a few hundred ms under load, so
+ * throughput is at most WINDOW / round trip. With 10,000 lines that cap
+ * was 25,000 to 50,000 commands/s, and on a loaded machine a stream ran at
+ * it (bench/command_side.sh measured about 25,000/s with 10,000 and 30,000
+ * to 48,000/s with 50,000); the default of 50,000 (about 45 MB once full)
+ * keeps the cap above the producer's pace. Per command nothing is
+ * allocated by this code: the line buffer, the encode buffer, the output
+ * buffer and the window are made once (librdkafka copies each message, as
+ * it must).
  *
  * A line's result is missing when it has not come --timeout after the line
  * was sent; then submit stops reading, prints what has arrived, names what
@@ -55,11 +63,12 @@ static const ledger_config_setting submit_settings[] = {
     {.name = "window",
      .flag = "window",
      .type = LEDGER_CONFIG_INT,
-     .def = "10000",
+     .def = "50000",
      .min = 1,
      .max = 1000000,
      .metavar = "N",
-     .help = "most input lines in flight (sent, result not yet printed)"},
+     .help = "most input lines in flight (sent, result not yet printed; about 1 KB of memory "
+             "each)"},
     LEDGER_CONFIG_END,
 };
 

@@ -88,7 +88,8 @@ bool submit_window_full(const submit_window *w) {
 static window_slot *append(submit_window *w, uint64_t line) {
     size_t index = (w->head + w->count) % w->capacity;
     window_slot *s = &w->slots[index];
-    memset(&s->pub, 0, offsetof(submit_slot, result)); /* the result is written when it comes */
+    /* The result (or the error) is written when it comes. */
+    memset(&s->pub, 0, offsetof(submit_slot, result));
     s->pub.seq = w->next_seq++;
     s->pub.line = line;
     w->count++;

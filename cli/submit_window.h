@@ -43,9 +43,11 @@ typedef struct submit_slot {
     bool has_id;     /* REFUSED lines may have no readable id */
     size_t id_len;
     char id[LEDGER_COMMAND_ID_BUF + 64];
-    ledger_reason reason; /* REFUSED */
-    char error[320];      /* REFUSED, FAILED */
-    ledger_result result; /* DONE */
+    ledger_reason reason;     /* REFUSED */
+    union {                   /* a slot holds one or the other: about 900 bytes a slot */
+        char error[320];      /* REFUSED, FAILED */
+        ledger_result result; /* DONE */
+    };
 } submit_slot;
 
 typedef struct submit_window submit_window;

@@ -9,6 +9,7 @@ int producer_partition_init(producer_partition *part, int32_t id) {
     memset(part, 0, sizeof(*part));
     part->id = id;
     part->next_events_offset = -1;
+    part->append_offset = -1;
     part->commit_offset = -1;
     part->accounts = producer_accounts_new();
     part->dedup = producer_dedup_new();
@@ -26,5 +27,6 @@ void producer_partition_release(producer_partition *part) {
     memset(part, 0, sizeof(*part));
     part->id = id;
     part->next_events_offset = -1;
+    part->append_offset = -1;
     part->commit_offset = -1;
 }

@@ -2,12 +2,14 @@
  * restore.c - a partition's state from its snapshot and the events after it
  * (see restore.h).
  *
- * The snapshot read keeps only the latest `snapshot` message and decodes it
+ * The snapshot read keeps only the latest `snapshot` manifest and the latest
+ * value of each `snapshot/<i>` chunk (snapshot_chunks.h) and decodes them
  * once at the end, because a compacted topic may still hold older ones
  * (compaction is lazy) and decoding each would cost a full partition's
- * worth of allocation for nothing. `cmd/<id>` records are applied as they
- * come, in offset order, so a later record or tombstone for the same key
- * wins as compaction would make it.
+ * worth of allocation for nothing. A snapshot that cannot be used is
+ * logged and the partition's events are replayed from the start instead. `cmd/<id>` records are
+ * applied as they come, in offset order, so a later record or tombstone for the same key wins as
+ * compaction would make it.
  */
 #include "restore.h"
 
@@ -19,6 +21,7 @@
 
 #include "kafka.h"
 #include "log.h"
+#include "snapshot_chunks.h"
 
 struct producer_restore {
     const ledger_codec *codec;
@@ -128,13 +131,27 @@ typedef int (*restore_record_fn)(void *ctxs, size_t i, const rd_kafka_message_t 
                                  size_t errstr_size);
 
 /* Consumes `topic` at partitions parts[i]->id from offsets[i] until every
- * one has reached its end, handing each record to `fn`. */
+ * one has reached its high watermark, handing each record to `fn`.
+ *
+ * Why the high watermark (as the last fetch response gave it: ListOffsets
+ * from a read_committed client answers the last stable offset instead),
+ * and not the first end a read_committed consumer meets (the last stable
+ * offset): a previous owner that died inside a transaction leaves it open
+ * until the broker aborts it, and the last stable offset stays at its
+ * first record even after a later owner's transactions have committed
+ * behind it. Stopping there would restore a state without those committed
+ * events, and the next decisions would reuse their seqs. So the read waits
+ * until the open transaction ends (the broker aborts it after the previous
+ * owner's transaction.timeout.ms) and the records behind it are read. */
 static int restore_read(producer_restore *restore, const char *topic,
                         producer_partition *const *parts, size_t n, const int64_t *offsets,
                         int idle_timeout_ms, restore_record_fn fn, void *ctxs, char *errstr,
                         size_t errstr_size) {
     bool *ended = calloc(n, sizeof(*ended));
-    if (ended == NULL) {
+    bool *waiting = calloc(n, sizeof(*waiting));
+    if (ended == NULL || waiting == NULL) {
+        free(ended);
+        free(waiting);
         snprintf(errstr, errstr_size, "out of memory");
         return -1;
     }
@@ -146,8 +163,7 @@ static int restore_read(producer_restore *restore, const char *topic,
     rd_kafka_topic_partition_list_destroy(list);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         snprintf(errstr, errstr_size, "cannot assign '%s': %s", topic, rd_kafka_err2str(err));
-        free(ended);
-        return -1;
+        goto done;
     }
     size_t remaining = n;
     int64_t deadline = restore_now_ms() + idle_timeout_ms;
@@ -174,9 +190,16 @@ static int restore_read(producer_restore *restore, const char *topic,
         while (i < n && parts[i]->id != msg->partition)
             i++;
         if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            if (i < n && !ended[i]) {
+            int64_t low = -1, high = -1;
+            rd_kafka_get_watermark_offsets(restore->consumer, topic, msg->partition, &low, &high);
+            if (i < n && !ended[i] && msg->offset >= high) {
                 ended[i] = true;
                 remaining--;
+            } else if (i < n && !ended[i] && !waiting[i]) {
+                waiting[i] = true;
+                LOG_INFO("restore: '%s' [%d] is stable up to offset %lld of %lld: waiting for an "
+                         "open transaction of a previous owner to end",
+                         topic, (int)msg->partition, (long long)msg->offset, (long long)high);
             }
             rd_kafka_message_destroy(msg);
             continue;
@@ -208,6 +231,7 @@ static int restore_read(producer_restore *restore, const char *topic,
 done:
     rd_kafka_assign(restore->consumer, NULL);
     free(ended);
+    free(waiting);
     return rc;
 }
 
@@ -216,9 +240,7 @@ done:
 typedef struct restore_snapshots {
     producer_restore *restore;
     producer_partition *part;
-    int64_t snapshot_offset;
-    uint8_t *snapshot; /* a copy of the latest `snapshot` value */
-    size_t snapshot_len;
+    producer_snapshot_reader snapshot; /* the latest snapshot's records */
 } restore_snapshots;
 
 static int restore_cmd_entry(restore_snapshots *rs, const rd_kafka_message_t *msg, char *errstr,
@@ -267,22 +289,8 @@ static int restore_cmd_entry(restore_snapshots *rs, const rd_kafka_message_t *ms
 static int restore_snapshot_record(void *ctxs, size_t i, const rd_kafka_message_t *msg,
                                    char *errstr, size_t errstr_size) {
     restore_snapshots *rs = &((restore_snapshots *)ctxs)[i];
-    if (msg->key_len == 8 && memcmp(msg->key, "snapshot", 8) == 0) {
-        if (msg->payload == NULL)
-            return 0;
-        uint8_t *copy = malloc(msg->len);
-        if (copy == NULL) {
-            snprintf(errstr, errstr_size, "out of memory reading a snapshot of partition %d",
-                     (int)rs->part->id);
-            return -1;
-        }
-        memcpy(copy, msg->payload, msg->len);
-        free(rs->snapshot);
-        rs->snapshot = copy;
-        rs->snapshot_len = msg->len;
-        rs->snapshot_offset = msg->offset;
-        return 0;
-    }
+    if (producer_snapshot_is_key(msg->key, msg->key_len))
+        return producer_snapshot_reader_add(&rs->snapshot, msg, errstr, errstr_size);
     if (msg->key_len > RESTORE_CMD_PREFIX_LEN &&
         memcmp(msg->key, RESTORE_CMD_PREFIX, RESTORE_CMD_PREFIX_LEN) == 0)
         return restore_cmd_entry(rs, msg, errstr, errstr_size);
@@ -291,45 +299,34 @@ static int restore_snapshot_record(void *ctxs, size_t i, const rd_kafka_message_
     return 0;
 }
 
-/* Loads the accounts of the latest snapshot; sets *events_offset. */
-static int restore_load_snapshot(restore_snapshots *rs, int64_t *events_offset, char *errstr,
-                                 size_t errstr_size) {
-    char why[256];
-    ledger_snapshot snap;
-    if (ledger_codec_decode_snapshot(rs->restore->codec, rs->snapshot, rs->snapshot_len, &snap, why,
-                                     sizeof(why)) != 0) {
-        snprintf(errstr, errstr_size, "cannot decode the snapshot at '%s' [%d] offset %lld: %s",
-                 rs->restore->snapshots_topic, (int)rs->part->id, (long long)rs->snapshot_offset,
-                 why);
+/* Loads the accounts of the latest usable snapshot into rs->part; sets
+ * *events_offset where the events replay starts (0 without a snapshot). */
+static int restore_load_snapshot(restore_snapshots *rs, int64_t *events_offset,
+                                 producer_restore_stats *stats, char *errstr, size_t errstr_size) {
+    producer_partition *part = rs->part;
+    part->snapshot_chunks = producer_snapshot_reader_chunk_keys(&rs->snapshot);
+    producer_accounts *accounts = NULL;
+    producer_snapshot_loaded loaded;
+    int r = producer_snapshot_reader_load(&rs->snapshot, rs->restore->codec, &accounts, &loaded,
+                                          errstr, errstr_size);
+    if (r < 0)
         return -1;
+    if (r == 0) {
+        *events_offset = 0;
+        return 0;
     }
-    int rc = -1;
-    if (snap.partition != rs->part->id || snap.events_offset < 0) {
-        snprintf(errstr, errstr_size,
-                 "snapshot at '%s' [%d] offset %lld describes partition %d, events offset %lld",
-                 rs->restore->snapshots_topic, (int)rs->part->id, (long long)rs->snapshot_offset,
-                 (int)snap.partition, (long long)snap.events_offset);
-        goto done;
-    }
-    for (size_t i = 0; i < snap.account_count; i++) {
-        const snapshot_account *a = &snap.accounts[i];
-        size_t len = ledger_id_len(a->account, sizeof(a->account));
-        account_state *state = producer_accounts_upsert(rs->part->accounts, a->account, len);
-        if (state == NULL) {
-            snprintf(errstr, errstr_size,
-                     "cannot hold account '%.*s' of the snapshot of "
-                     "partition %d",
-                     (int)len, a->account, (int)rs->part->id);
-            goto done;
-        }
-        *state = a->state;
-    }
-    *events_offset = snap.events_offset;
-    rc = 0;
-
-done:
-    ledger_snapshot_release(&snap);
-    return rc;
+    /* The table is fresh (nothing is folded before the snapshot): swap it. */
+    producer_accounts_destroy(part->accounts);
+    part->accounts = accounts;
+    part->next_events_offset = loaded.events_offset;
+    *events_offset = loaded.events_offset;
+    stats->snapshot_offset = loaded.manifest_offset;
+    stats->snapshot_events_offset = loaded.events_offset;
+    LOG_INFO("partition %d: snapshot at '%s' offset %lld: %zu accounts in %zu chunk(s) up to "
+             "events offset %lld",
+             (int)part->id, rs->restore->snapshots_topic, (long long)loaded.manifest_offset,
+             loaded.accounts, loaded.chunks, (long long)loaded.events_offset);
+    return 0;
 }
 
 /* ---- the events partition ---- */
@@ -437,7 +434,8 @@ int producer_restore_partitions(producer_restore *restore, producer_partition *c
         memset(&stats[i], 0, sizeof(stats[i]));
         stats[i].snapshot_offset = -1;
         stats[i].snapshot_events_offset = -1;
-        rs[i] = (restore_snapshots){.restore = restore, .part = parts[i], .snapshot_offset = -1};
+        rs[i] = (restore_snapshots){.restore = restore, .part = parts[i]};
+        producer_snapshot_reader_init(&rs[i].snapshot, parts[i]->id, restore->snapshots_topic);
         re[i] = (restore_events){.restore = restore, .part = parts[i], .stats = &stats[i]};
         /* Offset 0 rather than BEGINNING spares a ListOffsets round trip; a
          * log that starts later is reset to its start (auto.offset.reset). */
@@ -448,13 +446,9 @@ int producer_restore_partitions(producer_restore *restore, producer_partition *c
                      restore_snapshot_record, rs, errstr, errstr_size) != 0)
         goto done;
     for (size_t i = 0; i < n; i++) {
-        if (rs[i].snapshot == NULL)
-            continue;
-        if (restore_load_snapshot(&rs[i], &offsets[i], errstr, errstr_size) != 0)
+        if (restore_load_snapshot(&rs[i], &offsets[i], &stats[i], errstr, errstr_size) != 0)
             goto done;
-        stats[i].snapshot_offset = rs[i].snapshot_offset;
-        stats[i].snapshot_events_offset = offsets[i];
-        parts[i]->next_events_offset = offsets[i];
+        producer_snapshot_reader_release(&rs[i].snapshot);
     }
 
     if (restore_read(restore, restore->events_topic, parts, n, offsets, idle_timeout_ms,
@@ -471,7 +465,7 @@ int producer_restore_partitions(producer_restore *restore, producer_partition *c
 
 done:
     for (size_t i = 0; rs != NULL && i < n; i++)
-        free(rs[i].snapshot);
+        producer_snapshot_reader_release(&rs[i].snapshot);
     free(rs);
     free(re);
     free(offsets);

@@ -3,9 +3,10 @@
  * handles any of its commands.
  *
  *   1. ledger.snapshots, partition P, from the beginning to its end: the
- *      latest `snapshot` record gives every account of P as of events offset
- *      E; every `cmd/<id>` record (the latest per key, tombstones delete)
- *      gives the deduplication window.
+ *      latest `snapshot` manifest and its `snapshot/<i>` chunks
+ *      (snapshot_chunks.h; or an older whole `snapshot` record) give every
+ *      account of P as of events offset E; every `cmd/<id>` record (the
+ *      latest per key, tombstones delete) gives the deduplication window.
  *   2. ledger.events, partition P, from E (or the beginning) to its end:
  *      every event is folded into its account with account_apply, and the
  *      command id of every event a client command caused directly is added
@@ -13,9 +14,13 @@
  *      when the window does not hold it yet.
  *
  * Both reads are read_committed, so aborted transactions are never folded,
- * and end at the last stable offset (partition EOF). A restore consumer is
- * one groupless-in-practice consumer (assign only, nothing committed),
- * reused for every partition.
+ * and end at the high watermark, not at the last stable offset: an open
+ * transaction of an owner that died is waited for (see restore_read in
+ * restore.c for why). The restore consumer
+ * is separate from the service's and reused for every restore: assign only,
+ * nothing committed, never a group member (librdkafka 2.0.2 still refuses
+ * rd_kafka_assign without a group.id, so it carries one that no consumer
+ * joins).
  */
 #ifndef LEDGER_PRODUCER_RESTORE_H
 #define LEDGER_PRODUCER_RESTORE_H

@@ -111,7 +111,7 @@ Test(cli_command, with_no_producer_it_times_out_and_the_command_is_on_the_topic,
     tcf_run_free(&res);
 
     /* A transfer without --id or --at: a new UUID, keyed by FROM. */
-    const char *transfer[] = {"transfer", "acct-2", "acct-1", "0.07", "--timeout", "1", NULL};
+    const char *transfer[] = {"transfer", "acct-2", "acct-1", "0.07", "--timeout", "3", NULL};
     tcf_run(&res, transfer, topics.env, NULL);
     cr_assert_eq(res.exit_code, 3, "%s", res.err);
     tcf_run_free(&res);

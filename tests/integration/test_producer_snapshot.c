@@ -1,12 +1,15 @@
 /*
  * test_producer_snapshot.c - snapshots: with a small --snapshot-every, the
- * producer writes `snapshot` records whose accounts equal the fold of the
- * events before their events_offset (a full replay), a restart restores
+ * producer writes snapshots (a `snapshot` manifest and its `snapshot/<i>`
+ * chunks, put together here independently of the producer's reader) whose
+ * accounts equal the fold of the events before their events_offset (a full
+ * replay), a restart restores
  * from them and replays only the few events after them (the restore log
  * line says how many), and decisions after the restart continue exactly
  * where they stopped.
  */
 #include <criterion/criterion.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,12 +65,42 @@ static void build_history(void) {
     }
 }
 
-/* The latest `snapshot` record of every partition, decoded (NULL-free:
- * partitions without one have account_count 0 and events_offset -1). */
-static void read_snapshots(ledger_snapshot *snaps) {
+/* A header of msg as a string ("" when absent). */
+static void header_of(const rd_kafka_message_t *msg, const char *name, char *out, size_t size) {
+    out[0] = '\0';
+    rd_kafka_headers_t *headers = NULL;
+    const void *value = NULL;
+    size_t len = 0;
+    if (rd_kafka_message_headers(msg, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+        rd_kafka_header_get_last(headers, name, &value, &len) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+        value != NULL) {
+        snprintf(out, size, "%.*s", (int)len, (const char *)value);
+    }
+}
+
+#define MAX_CHUNKS 64
+
+/* What the snapshots topic holds for one partition, latest per key. */
+typedef struct snapshot_keys {
+    char epoch[32];
+    int chunks; /* the manifest's count, -1 without a manifest */
+    ledger_snapshot chunk[MAX_CHUNKS];
+    char chunk_epoch[MAX_CHUNKS][32];
+    bool live[MAX_CHUNKS];
+} snapshot_keys;
+
+/* The latest snapshot of every partition put together from its manifest
+ * (key `snapshot`, headers ledger.snapshot.epoch and ledger.snapshot.chunks)
+ * and chunks (keys `snapshot/<i>`, same epoch): partitions without one have
+ * account_count 0 and events_offset -1. *chunk_counts gets each
+ * partition's chunk count. */
+static void read_snapshots(ledger_snapshot *snaps, int *chunk_counts) {
+    static snapshot_keys keys[PH_PARTITIONS];
+    memset(keys, 0, sizeof(keys));
     for (int p = 0; p < PH_PARTITIONS; p++) {
         memset(&snaps[p], 0, sizeof(snaps[p]));
         snaps[p].events_offset = -1;
+        keys[p].chunks = -1;
     }
     char errstr[512];
     rd_kafka_conf_t *conf =
@@ -100,25 +133,70 @@ static void read_snapshots(ledger_snapshot *snaps) {
             continue;
         if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
             ended++;
-        } else {
-            cr_assert_eq(msg->err, RD_KAFKA_RESP_ERR_NO_ERROR, "%s", rd_kafka_message_errstr(msg));
-            if (msg->key_len == 8 && memcmp(msg->key, "snapshot", 8) == 0) {
-                ledger_snapshot *s = &snaps[msg->partition];
-                ledger_snapshot_release(s);
-                cr_assert_eq(ledger_codec_decode_snapshot(env.codec, msg->payload, msg->len, s,
-                                                          errstr, sizeof(errstr)),
+            rd_kafka_message_destroy(msg);
+            continue;
+        }
+        cr_assert_eq(msg->err, RD_KAFKA_RESP_ERR_NO_ERROR, "%s", rd_kafka_message_errstr(msg));
+        snapshot_keys *k = &keys[msg->partition];
+        const char *key = msg->key;
+        if (msg->key_len == 8 && memcmp(key, "snapshot", 8) == 0) {
+            char count[32];
+            header_of(msg, "ledger.snapshot.chunks", count, sizeof(count));
+            header_of(msg, "ledger.snapshot.epoch", k->epoch, sizeof(k->epoch));
+            cr_assert_neq(count[0], '\0', "a snapshot manifest names its chunk count");
+            k->chunks = atoi(count);
+            cr_assert(k->chunks >= 1 && k->chunks <= MAX_CHUNKS, "%d chunks", k->chunks);
+        } else if (msg->key_len > 9 && memcmp(key, "snapshot/", 9) == 0) {
+            char index[16];
+            snprintf(index, sizeof(index), "%.*s", (int)(msg->key_len - 9), key + 9);
+            int i = atoi(index);
+            cr_assert(i >= 0 && i < MAX_CHUNKS, "chunk key '%.*s'", (int)msg->key_len, key);
+            ledger_snapshot_release(&k->chunk[i]);
+            k->live[i] = msg->payload != NULL;
+            if (k->live[i]) {
+                cr_assert_eq(ledger_codec_decode_snapshot(env.codec, msg->payload, msg->len,
+                                                          &k->chunk[i], errstr, sizeof(errstr)),
                              0, "%s", errstr);
-                cr_assert_eq(s->partition, msg->partition, "a snapshot names its partition");
-                cr_assert_eq(s->command_count, 0);
-            } else {
-                cr_assert(msg->key_len > 4 && memcmp(msg->key, "cmd/", 4) == 0,
-                          "unexpected key on the snapshots topic");
+                cr_assert_eq(k->chunk[i].partition, msg->partition, "a chunk names its partition");
+                cr_assert_eq(k->chunk[i].command_count, 0);
+                header_of(msg, "ledger.snapshot.epoch", k->chunk_epoch[i],
+                          sizeof(k->chunk_epoch[i]));
             }
+        } else {
+            cr_assert(msg->key_len > 4 && memcmp(key, "cmd/", 4) == 0,
+                      "unexpected key on the snapshots topic");
         }
         rd_kafka_message_destroy(msg);
     }
     rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
+
+    for (int p = 0; p < PH_PARTITIONS; p++) {
+        snapshot_keys *k = &keys[p];
+        chunk_counts[p] = k->chunks;
+        for (int i = 0; i < MAX_CHUNKS; i++) {
+            if (i >= k->chunks) {
+                cr_assert_not(k->live[i], "partition %d: stale chunk %d beyond %d", p, i,
+                              k->chunks);
+                continue;
+            }
+            cr_assert(k->live[i], "partition %d: chunk %d of %d missing", p, i, k->chunks);
+            cr_assert_str_eq(k->chunk_epoch[i], k->epoch, "partition %d chunk %d epoch", p, i);
+            ledger_snapshot *s = &snaps[p];
+            if (i == 0)
+                s->events_offset = k->chunk[i].events_offset;
+            cr_assert_eq(k->chunk[i].events_offset, s->events_offset);
+            s->partition = p;
+            s->accounts = realloc(s->accounts, (s->account_count + k->chunk[i].account_count + 1) *
+                                                   sizeof(*s->accounts));
+            cr_assert_not_null(s->accounts);
+            memcpy(s->accounts + s->account_count, k->chunk[i].accounts,
+                   k->chunk[i].account_count * sizeof(*s->accounts));
+            s->account_count += k->chunk[i].account_count;
+        }
+        for (int i = 0; i < MAX_CHUNKS; i++)
+            ledger_snapshot_release(&k->chunk[i]);
+    }
 }
 
 Test(producer_snapshot, snapshot_equals_full_replay_and_restore_uses_it) {
@@ -136,7 +214,8 @@ Test(producer_snapshot, snapshot_equals_full_replay_and_restore_uses_it) {
     /* Each snapshot equals the fold of its partition's events before its
      * events_offset. */
     ledger_snapshot snaps[PH_PARTITIONS];
-    read_snapshots(snaps);
+    int chunk_counts[PH_PARTITIONS];
+    read_snapshots(snaps, chunk_counts);
     int with_snapshot = 0;
     for (int p = 0; p < PH_PARTITIONS; p++) {
         const ledger_snapshot *s = &snaps[p];
@@ -251,9 +330,10 @@ Test(producer_snapshot, restore_without_snapshots_replays_everything) {
     ph_assert_accepted(&env, &r, LEDGER_EVENT_MONEY_WITHDRAWN, "acct-11", 2 + DEPOSITS);
 }
 
-Test(producer_snapshot, oversized_snapshot_is_skipped) {
-    /* 150 accounts on partition 0 make a snapshot over 1024 bytes: it is
-     * skipped with a warning, and a restart replays the events instead. */
+Test(producer_snapshot, many_accounts_are_chunked_and_restored) {
+    /* 150 accounts on partition 0 with chunks of at most 1024 bytes: the
+     * snapshot is written as several chunks, none over the limit, and a
+     * restart restores all of them from it without replaying events. */
     enum { MANY = 150 };
     const char *const args[] = {"--snapshot-every", "1", "--snapshot-max-bytes", "1024", NULL};
     ph_start(&env, args);
@@ -269,8 +349,22 @@ Test(producer_snapshot, oversized_snapshot_is_skipped) {
     ph_send_many(&env, cmds, MANY);
     ph_wait_result_total(&env, MANY);
     ph_stop(&env);
-    cr_assert(strstr(ph_log(&env), "snapshot of partition 0 skipped") != NULL,
-              "no warning for the oversized snapshot");
+
+    ledger_snapshot snaps[PH_PARTITIONS];
+    int chunk_counts[PH_PARTITIONS];
+    read_snapshots(snaps, chunk_counts);
+    /* An account is about 30 bytes here, at most 128: 1024 bytes cannot
+     * hold 150 of them. */
+    cr_assert_gt(chunk_counts[0], 1, "150 accounts in %d chunk(s) of 1024 bytes", chunk_counts[0]);
+    cr_assert_eq(snaps[0].account_count, MANY);
+    for (int a = 0; a < MANY; a++) {
+        bool found = false;
+        for (size_t i = 0; i < snaps[0].account_count && !found; i++)
+            found = strcmp(snaps[0].accounts[i].account, names[a]) == 0;
+        cr_assert(found, "'%s' missing from the chunks", names[a]);
+    }
+    for (int p = 0; p < PH_PARTITIONS; p++)
+        ledger_snapshot_release(&snaps[p]);
 
     size_t log_before = strlen(ph_log(&env));
     ph_start(&env, args);
@@ -281,7 +375,8 @@ Test(producer_snapshot, oversized_snapshot_is_skipped) {
                         "%lu accounts, %lu events replayed", &accounts, &replayed),
                  2);
     cr_assert_eq(accounts, MANY);
-    cr_assert_geq(replayed, MANY - 1, "only a snapshot small enough could have been used");
+    cr_assert_eq(replayed, 0, "every transaction wrote a snapshot, yet %lu events replayed",
+                 replayed);
     ledger_command again = ph_cmd(LEDGER_COMMAND_OPEN, "big-again", names[MANY - 1], NULL, 0);
     ledger_result r = ph_do(&env, &again);
     ph_assert_rejected(&r, LEDGER_ACCOUNT_EXISTS);
