@@ -79,22 +79,6 @@ cleanup:
 /* ---- create-topics ---- */
 
 static const ledger_config_setting create_topics_settings[] = {
-    {.name = "partitions",
-     .env = "LEDGER_PARTITIONS",
-     .flag = "partitions",
-     .type = LEDGER_CONFIG_INT,
-     .def = "6",
-     .min = 1,
-     .max = 10000,
-     .help = "partitions of every topic (commands and events must match)"},
-    {.name = "replication_factor",
-     .env = "LEDGER_REPLICATION_FACTOR",
-     .flag = "replication-factor",
-     .type = LEDGER_CONFIG_INT,
-     .def = "1",
-     .min = 1,
-     .max = 32767,
-     .help = "replicas of every partition"},
     {.name = "timeout",
      .flag = "timeout",
      .type = LEDGER_CONFIG_DURATION,
@@ -115,7 +99,8 @@ static int is_bad_input(rd_kafka_resp_err_t err) {
 
 static int admin_create_topics(int argc, char **argv) {
     const ledger_config_setting *const tables[] = {
-        ledger_config_kafka_settings, ledger_config_common_settings, create_topics_settings, NULL};
+        ledger_config_kafka_settings, ledger_config_topic_settings, ledger_config_common_settings,
+        create_topics_settings, NULL};
     int exit_code = CLI_EXIT_OK;
     ledger_config *cfg = ledger_config_new("ledger admin create-topics", tables);
     if (cfg == NULL) {

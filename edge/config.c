@@ -132,6 +132,27 @@ const ledger_config_setting ledger_config_redis_settings[] = {
     LEDGER_CONFIG_END,
 };
 
+const ledger_config_setting ledger_config_topic_settings[] = {
+    {.name = "partitions",
+     .env = "LEDGER_PARTITIONS",
+     .flag = "partitions",
+     .type = LEDGER_CONFIG_INT,
+     .def = "6",
+     .min = 1,
+     .max = 10000,
+     .help = "partitions of the ledger's topics when this program creates them (commands and "
+             "events must match)"},
+    {.name = "replication_factor",
+     .env = "LEDGER_REPLICATION_FACTOR",
+     .flag = "replication-factor",
+     .type = LEDGER_CONFIG_INT,
+     .def = "1",
+     .min = 1,
+     .max = 32767,
+     .help = "replicas of every partition of the topics this program creates"},
+    LEDGER_CONFIG_END,
+};
+
 const ledger_config_setting ledger_config_common_settings[] = {
     {.name = "log_level",
      .env = "LEDGER_LOG_LEVEL",

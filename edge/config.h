@@ -74,6 +74,10 @@ typedef struct ledger_config_setting {
 extern const ledger_config_setting ledger_config_kafka_settings[];
 /* redis_url (LEDGER_REDIS_URL, --redis-url, redis://127.0.0.1:6379/0). */
 extern const ledger_config_setting ledger_config_redis_settings[];
+/* partitions (LEDGER_PARTITIONS, --partitions, 6) and replication_factor
+ * (LEDGER_REPLICATION_FACTOR, --replication-factor, 1): how a program that
+ * creates the ledger's topics when they are missing creates them. */
+extern const ledger_config_setting ledger_config_topic_settings[];
 /* log_level (LEDGER_LOG_LEVEL, --log-level, info). */
 extern const ledger_config_setting ledger_config_common_settings[];
 

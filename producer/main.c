@@ -33,9 +33,9 @@ static const char description[] =
     "Exit codes: 0 stopped cleanly, 1 fatal error, 2 invalid configuration.";
 
 int main(int argc, char **argv) {
-    const ledger_config_setting *const tables[] = {ledger_config_kafka_settings,
-                                                   ledger_config_common_settings,
-                                                   producer_service_settings, NULL};
+    const ledger_config_setting *const tables[] = {
+        ledger_config_kafka_settings, ledger_config_topic_settings, ledger_config_common_settings,
+        producer_service_settings, NULL};
     int exit_code = 0;
     char errstr[1024];
     ledger_config *cfg = ledger_config_new("ledger-producer", tables);

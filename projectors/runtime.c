@@ -111,22 +111,6 @@ static const ledger_config_setting runtime_settings[] = {
      .max = 60000,
      .help = "longest wait for more events after a batch's first one (e.g. 50ms; a bare "
              "number is seconds)"},
-    {.name = "partitions",
-     .env = "LEDGER_PARTITIONS",
-     .flag = "partitions",
-     .type = LEDGER_CONFIG_INT,
-     .def = "6",
-     .min = 1,
-     .max = 10000,
-     .help = "partitions of the ledger's topics when this program creates them"},
-    {.name = "replication_factor",
-     .env = "LEDGER_REPLICATION_FACTOR",
-     .flag = "replication-factor",
-     .type = LEDGER_CONFIG_INT,
-     .def = "1",
-     .min = 1,
-     .max = 100,
-     .help = "replication factor of the ledger's topics when this program creates them"},
     LEDGER_CONFIG_END,
 };
 
@@ -1123,6 +1107,7 @@ static void install_signals(void) {
 static ledger_config *new_config(const projector_view *view) {
     const ledger_config_setting *const tables[] = {
         ledger_config_kafka_settings,
+        ledger_config_topic_settings,
         ledger_config_redis_settings,
         projector_keys_settings,
         runtime_settings,
