@@ -28,6 +28,7 @@
 
 #include "ltime.h"
 #include "money.h"
+#include "text_cursor.h"
 
 #define KEY_BUF 640
 /* Counterparties per SMISMEMBER and per SADD; flags per RPUSH. */
@@ -121,46 +122,19 @@ static void fraud_close(void *state) {
 
 /* ---- pure pieces ---- */
 
-typedef struct text_cursor {
-    char *buf;
-    size_t size;
-    size_t len;
-    bool overflow;
-} text_cursor;
-
-static void put_bytes(text_cursor *c, const char *s, size_t n) {
-    if (c->overflow || n >= c->size - c->len) {
-        c->overflow = true;
-        return;
-    }
-    memcpy(c->buf + c->len, s, n);
-    c->len += n;
-    c->buf[c->len] = '\0';
-}
-
-static void put_str(text_cursor *c, const char *s) {
-    put_bytes(c, s, strlen(s));
-}
-
-static void put_int(text_cursor *c, int64_t v) {
-    char tmp[24];
-    int n = snprintf(tmp, sizeof tmp, "%" PRId64, v);
-    put_bytes(c, tmp, (size_t)n);
-}
-
 size_t fraud_view_window_format(const fraud_window *window, char *buf, size_t size) {
     if (size == 0)
         return 0;
     text_cursor c = {.buf = buf, .size = size};
     buf[0] = '\0';
-    put_str(&c, "v1:");
+    text_cursor_put_str(&c, "v1:");
     int32_t n = window->count < 0 ? 0 : window->count;
     if (n > FRAUD_WINDOW_CAP)
         n = FRAUD_WINDOW_CAP;
     for (int32_t i = 0; i < n; i++) {
         if (i > 0)
-            put_bytes(&c, ",", 1);
-        put_int(&c, window->at_ms[i]);
+            text_cursor_put_bytes(&c, ",", 1);
+        text_cursor_put_int(&c, window->at_ms[i]);
     }
     return c.overflow ? 0 : c.len;
 }
@@ -230,15 +204,15 @@ size_t fraud_view_flag_render(const fraud_flag *flag, char *buf, size_t size) {
     text_cursor c = {.buf = buf, .size = size};
     char tmp[LTIME_TEXT_BUF > MONEY_TEXT_BUF ? LTIME_TEXT_BUF : MONEY_TEXT_BUF];
     buf[0] = '\0';
-    put_str(&c, "{\"rule\":\"");
-    put_str(&c, rule);
-    put_str(&c, "\",\"seq\":");
-    put_int(&c, flag->seq);
-    put_str(&c, ",\"at\":\"");
-    put_bytes(&c, tmp, ltime_format(flag->at_ms, tmp, sizeof tmp));
-    put_str(&c, "\",\"amount\":\"");
-    put_bytes(&c, tmp, money_format(flag->amount, tmp, sizeof tmp));
-    put_str(&c, "\"}");
+    text_cursor_put_str(&c, "{\"rule\":\"");
+    text_cursor_put_str(&c, rule);
+    text_cursor_put_str(&c, "\",\"seq\":");
+    text_cursor_put_int(&c, flag->seq);
+    text_cursor_put_str(&c, ",\"at\":\"");
+    text_cursor_put_bytes(&c, tmp, ltime_format(flag->at_ms, tmp, sizeof tmp));
+    text_cursor_put_str(&c, "\",\"amount\":\"");
+    text_cursor_put_bytes(&c, tmp, money_format(flag->amount, tmp, sizeof tmp));
+    text_cursor_put_str(&c, "\"}");
     return c.overflow ? 0 : c.len;
 }
 

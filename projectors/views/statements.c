@@ -25,69 +25,13 @@
 
 #include "ltime.h"
 #include "money.h"
+#include "text_cursor.h"
 
 #define KEY_BUF 640
 /* Entries per RPUSH. */
 #define ENTRY_CHUNK 16
 
 /* ---- rendering ---- */
-
-typedef struct text_cursor {
-    char *buf;
-    size_t size;
-    size_t len;
-    bool overflow;
-} text_cursor;
-
-static void put_bytes(text_cursor *c, const char *s, size_t n) {
-    if (c->overflow || n >= c->size - c->len) {
-        c->overflow = true;
-        return;
-    }
-    memcpy(c->buf + c->len, s, n);
-    c->len += n;
-    c->buf[c->len] = '\0';
-}
-
-static void put_str(text_cursor *c, const char *s) {
-    put_bytes(c, s, strlen(s));
-}
-
-static void put_int(text_cursor *c, int64_t v) {
-    char tmp[24];
-    int n = snprintf(tmp, sizeof tmp, "%" PRId64, v);
-    put_bytes(c, tmp, (size_t)n);
-}
-
-static void put_money(text_cursor *c, int64_t cents) {
-    char tmp[MONEY_TEXT_BUF];
-    put_bytes(c, "\"", 1);
-    put_bytes(c, tmp, money_format(cents, tmp, sizeof tmp));
-    put_bytes(c, "\"", 1);
-}
-
-/* A JSON string of the text held in a fixed buffer of `size` bytes. */
-static void put_escaped(text_cursor *c, const char *s, size_t size) {
-    size_t n = ledger_id_len(s, size);
-    put_bytes(c, "\"", 1);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char b = (unsigned char)s[i];
-        char esc[8];
-        if (b == '"' || b == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char)b;
-            put_bytes(c, esc, 2);
-        } else if (b < 0x20 || b == 0x7f) {
-            snprintf(esc, sizeof esc, "\\u%04x", b);
-            put_bytes(c, esc, 6);
-        } else if (b >= 0x80) {
-            put_bytes(c, "\\ufffd", 6);
-        } else {
-            put_bytes(c, (const char *)&s[i], 1);
-        }
-    }
-    put_bytes(c, "\"", 1);
-}
 
 size_t statements_entry_render(const statement_line *line, char *buf, size_t size) {
     const char *type = statement_entry_type_name(line->type);
@@ -96,24 +40,24 @@ size_t statements_entry_render(const statement_line *line, char *buf, size_t siz
     text_cursor c = {.buf = buf, .size = size};
     char at[LTIME_TEXT_BUF];
     buf[0] = '\0';
-    put_str(&c, "{\"at\":\"");
-    put_bytes(&c, at, ltime_format(line->at_ms, at, sizeof at));
-    put_str(&c, "\",\"seq\":");
-    put_int(&c, line->seq);
-    put_str(&c, ",\"type\":\"");
-    put_str(&c, type);
-    put_str(&c, "\",\"amount\":");
-    put_money(&c, line->amount);
-    put_str(&c, ",\"balance_after\":");
-    put_money(&c, line->balance_after);
+    text_cursor_put_str(&c, "{\"at\":\"");
+    text_cursor_put_bytes(&c, at, ltime_format(line->at_ms, at, sizeof at));
+    text_cursor_put_str(&c, "\",\"seq\":");
+    text_cursor_put_int(&c, line->seq);
+    text_cursor_put_str(&c, ",\"type\":\"");
+    text_cursor_put_str(&c, type);
+    text_cursor_put_str(&c, "\",\"amount\":");
+    text_cursor_put_money(&c, line->amount);
+    text_cursor_put_str(&c, ",\"balance_after\":");
+    text_cursor_put_money(&c, line->balance_after);
     if (line->type == STATEMENT_TRANSFER_SENT || line->type == STATEMENT_TRANSFER_RECEIVED ||
         line->type == STATEMENT_TRANSFER_RETURNED) {
-        put_str(&c, ",\"counterparty\":");
-        put_escaped(&c, line->counterparty, sizeof line->counterparty);
-        put_str(&c, ",\"transfer_id\":");
-        put_escaped(&c, line->transfer_id, sizeof line->transfer_id);
+        text_cursor_put_str(&c, ",\"counterparty\":");
+        text_cursor_put_escaped(&c, line->counterparty, sizeof line->counterparty);
+        text_cursor_put_str(&c, ",\"transfer_id\":");
+        text_cursor_put_escaped(&c, line->transfer_id, sizeof line->transfer_id);
     }
-    put_str(&c, "}");
+    text_cursor_put_str(&c, "}");
     return c.overflow ? 0 : c.len;
 }
 

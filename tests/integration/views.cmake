@@ -9,7 +9,8 @@ set(_views_dir ${PROJECT_SOURCE_DIR}/projectors/views)
 
 foreach(_view IN ITEMS statements fraud)
   ledger_criterion_test(test_views_${_view} unit ${_views_unit}/test_views_${_view}.c
-                        ${_views_unit}/test_views_harness.c ${_views_dir}/${_view}.c)
+                        ${_views_unit}/test_views_harness.c ${_views_dir}/${_view}.c
+                        ${PROJECT_SOURCE_DIR}/projectors/text_cursor.c)
   target_include_directories(test_views_${_view} PRIVATE ${PROJECT_SOURCE_DIR}/projectors
                              ${_views_dir} ${_views_unit})
   target_link_libraries(test_views_${_view} PRIVATE ledger_core_test_model ledger_edge

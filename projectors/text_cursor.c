@@ -1,0 +1,61 @@
+/*
+ * text_cursor.c - see text_cursor.h.
+ */
+#include "text_cursor.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ids.h"
+#include "money.h"
+
+void text_cursor_put_bytes(text_cursor *c, const char *s, size_t n) {
+    if (c->overflow || n >= c->size - c->len) {
+        c->overflow = true;
+        return;
+    }
+    memcpy(c->buf + c->len, s, n);
+    c->len += n;
+    c->buf[c->len] = '\0';
+}
+
+void text_cursor_put_str(text_cursor *c, const char *s) {
+    text_cursor_put_bytes(c, s, strlen(s));
+}
+
+void text_cursor_put_int(text_cursor *c, int64_t v) {
+    char tmp[24];
+    int n = snprintf(tmp, sizeof tmp, "%" PRId64, v);
+    text_cursor_put_bytes(c, tmp, (size_t)n);
+}
+
+void text_cursor_put_money(text_cursor *c, int64_t cents) {
+    char tmp[MONEY_TEXT_BUF];
+    text_cursor_put_bytes(c, "\"", 1);
+    text_cursor_put_bytes(c, tmp, money_format(cents, tmp, sizeof tmp));
+    text_cursor_put_bytes(c, "\"", 1);
+}
+
+/* A JSON string of the text held in a fixed buffer of `size` bytes. */
+void text_cursor_put_escaped(text_cursor *c, const char *s, size_t size) {
+    size_t n = ledger_id_len(s, size);
+    text_cursor_put_bytes(c, "\"", 1);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char b = (unsigned char)s[i];
+        char esc[8];
+        if (b == '"' || b == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char)b;
+            text_cursor_put_bytes(c, esc, 2);
+        } else if (b < 0x20 || b == 0x7f) {
+            snprintf(esc, sizeof esc, "\\u%04x", b);
+            text_cursor_put_bytes(c, esc, 6);
+        } else if (b >= 0x80) {
+            text_cursor_put_bytes(c, "\\ufffd", 6);
+        } else {
+            text_cursor_put_bytes(c, (const char *)&s[i], 1);
+        }
+    }
+    text_cursor_put_bytes(c, "\"", 1);
+}
