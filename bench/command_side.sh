@@ -28,7 +28,8 @@
 #
 # Environment: LEDGER_BUILD_DIR (default build/, RelWithDebInfo), the BENCH_*
 # above, BENCH_STEPS (default "a b c d", add e for callgrind). Outputs and
-# logs go to .local/bench/runs/<tag>/ (the generated commands and their
+# logs go to .local/bench/runs/<tag>/ (.local/bench-<base>/ with a moved
+# LEDGER_BENCH_PORT_BASE; the generated commands and their
 # results, hundreds of MB, are deleted unless BENCH_KEEP=1). Each run uses
 # its own topics (bench-<time>-<pid>-*.), so runs never see each other's
 # state; they stay on the bench broker (about 1 GB a run with the
@@ -52,13 +53,16 @@ BENCH_STEPS="${BENCH_STEPS:-a b c d}"
 [[ "${BENCH_CALLGRIND:-0}" == 1 ]] && BENCH_STEPS="$BENCH_STEPS e"
 PORT_BASE="${LEDGER_BENCH_PORT_BASE:-24000}"
 BROKERS="127.0.0.1:$((PORT_BASE + 92))"
+# scripts/services keeps a moved bench environment under .local/bench-<base>/.
+BENCH_DIR="$LEDGER_LOCAL/bench"
+[[ "$PORT_BASE" == 24000 ]] || BENCH_DIR="$LEDGER_LOCAL/bench-$PORT_BASE"
 READY_SECONDS=300 # a producer restoring a million accounts takes a while
 
 LEDGER="$BUILD/cli/ledger"
 PRODUCER="$BUILD/producer/ledger-producer"
 GEN="$LEDGER_ROOT/bench/producer/gen_commands.py"
 TAG="bench-$(date +%s)-$$"
-RUN_DIR="$LEDGER_LOCAL/bench/runs/$TAG"
+RUN_DIR="$BENCH_DIR/runs/$TAG"
 declare -A RESULT=()
 PRODUCER_PID=""
 
@@ -171,7 +175,7 @@ step_submit() {
         >"$RUN_DIR/mix.jsonl"
     log "(b) submitting $BENCH_COMMANDS commands (deposits, withdrawals, transfers)"
     local broker_pid p0 b0 t0 t1 p1 b1
-    broker_pid="$(read_pid "$LEDGER_LOCAL/bench/kafka.pid")"
+    broker_pid="$(read_pid "$BENCH_DIR/kafka.pid")"
     p0="$(cpu_s "$PRODUCER_PID")"
     b0="$(cpu_s "$broker_pid")"
     t0="$(now_s)"
@@ -216,9 +220,10 @@ step_latency() {
         --rate "$BENCH_RATE" --duration "${BENCH_LATENCY_SECONDS}s" --warmup 5s \
         --accounts "$BENCH_ACCOUNTS" --tag "$TAG-lat")"
     printf '%s\n' "$out"
-    RESULT[c_p50]="$(sed -n 's/.*p50 \([0-9.]*\) ms.*/\1/p' <<<"$out")"
-    RESULT[c_p99]="$(sed -n 's/.*p99 \([0-9.]*\) ms,.*/\1/p' <<<"$out")"
-    RESULT[c_max]="$(sed -n 's/.*max \([0-9.]*\) ms.*/\1/p' <<<"$out")"
+    RESULT[c_p50]="$(sed -n 's/^latency: p50 \([0-9.]*\) ms.*/\1/p' <<<"$out")"
+    RESULT[c_p99]="$(sed -n 's/^latency: p50 .* p99 \([0-9.]*\) ms,.*/\1/p' <<<"$out")"
+    RESULT[c_max]="$(sed -n 's/^latency: p50 .* max \([0-9.]*\) ms.*/\1/p' <<<"$out")"
+    RESULT[c_split]="$(sed -n 's/^latency: of which \(.*\) (.*/\1/p' <<<"$out")"
     stop_producer
 }
 
@@ -299,6 +304,7 @@ summary() {
     printf '| (b) CPU per command, us | %s | |\n' "${RESULT[b_cpu]:--}"
     printf '| (c) send to result at %s commands/s | p50 %s ms, p99 %s ms, max %s ms | p99 <= 50 ms |\n' \
         "$BENCH_RATE" "${RESULT[c_p50]:--}" "${RESULT[c_p99]:--}" "${RESULT[c_max]:--}"
+    printf '| (c) where the time goes (accepted commands) | %s | |\n' "${RESULT[c_split]:--}"
     printf '| (d) producer RSS, %s accounts restored | %s MB (empty: %s MB): %s bytes/account | <= 200 bytes/account |\n' \
         "$BENCH_MEMORY_ACCOUNTS" "${RESULT[d_accounts]:--}" "${RESULT[d_empty]:--}" "${RESULT[d_per_account]:--}"
     printf '| (d) the same, plus a dedup entry per account | %s MB: %s bytes/account | |\n' \

@@ -67,6 +67,9 @@ bool cli_load(ledger_config *cfg, int argc, char **argv, const char *usage, cons
     ledger_log_level level = LEDGER_LOG_LEVEL_INFO;
     (void)ledger_log_level_parse(ledger_config_str(cfg, "log_level"), &level);
     ledger_log_init("ledger", level);
+    ledger_log_format log_format = LEDGER_LOG_FORMAT_TEXT;
+    (void)ledger_log_format_parse(ledger_config_str(cfg, "log_format"), &log_format);
+    ledger_log_set_format(log_format);
     *exit_code = CLI_EXIT_OK;
     return true;
 }

@@ -99,8 +99,12 @@ rd_kafka_t *cli_kafka_producer_new(const ledger_config *cfg, int message_timeout
         return NULL;
     char timeout[32];
     snprintf(timeout, sizeof(timeout), "%d", message_timeout_ms);
+    /* linger.ms: a command's wait before it is sent is latency (measured at
+     * 2,000 commands/s: p50 4 to 9 ms lower with 1 than with 5); under a
+     * stream, batches fill while earlier requests are in flight anyway
+     * (`ledger submit` ran as fast with 1). */
     if (set_default(conf, cfg, "enable.idempotence", "true", errstr, errstr_size) != 0 ||
-        set_default(conf, cfg, "linger.ms", "5", errstr, errstr_size) != 0 ||
+        set_default(conf, cfg, "linger.ms", "1", errstr, errstr_size) != 0 ||
         set_default(conf, cfg, "batch.num.messages", "10000", errstr, errstr_size) != 0 ||
         set_default(conf, cfg, "queue.buffering.max.messages", "200000", errstr, errstr_size) !=
             0 ||

@@ -14,12 +14,18 @@
  * events_applied is the sum of the current generation's checkpoints: the
  * offsets the view has consumed, transaction markers included, so it is an
  * upper bound of the events applied (a measure of progress, cheap to read).
+ *
+ * The rate and the time left come from the projectors themselves: a status
+ * is one look, and a rate needs two, so each running projector writes its
+ * recent applied rate into <ns>:<view>:progress every second
+ * (projectors/projector_ops.h) and this adds them up.
  */
 #include "cmd_status.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 #include "cli_kafka.h"
@@ -65,6 +71,11 @@ static const char status_description[] =
     "aborted records are not counted as lag); lag = end - checkpoint. events_applied: the\n"
     "sum of the checkpoints (offsets consumed, markers included). quarantined: accounts\n"
     "held back by a record that could not be applied (see ledger dlq).\n"
+    "lag: the sum of the partitions' lag; projectors: the running processes of the view\n"
+    "(each reports itself in Redis every second); rate: their applied events per second\n"
+    "over the last 10 s; eta_seconds: lag / rate (0 when caught up, null when nothing is\n"
+    "applied). While a rebuild runs, rebuild: {\"generation\":4,\"done\":D,\"total\":T,\n"
+    "\"remaining\":R,\"rate\":N,\"eta_seconds\":S}: its checkpoints against the same ends.\n"
     "Exit 3 when Kafka or Redis cannot be reached.";
 
 typedef struct status_view {
@@ -72,8 +83,56 @@ typedef struct status_view {
     int64_t generation;
     int64_t building; /* 0: none */
     int64_t *checkpoints;
+    int64_t *building_checkpoints; /* while a rebuild runs */
     redisReply *quarantined;
+    view_progress_report report;
 } status_view;
+
+static int64_t wall_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* seconds left at `rate` (events/s) for `remaining` events: 0 when done,
+ * null when nothing is being applied. */
+static void print_eta(json_out *j, int64_t remaining, double rate) {
+    if (remaining <= 0)
+        json_out_int(j, 0);
+    else if (rate >= 1)
+        json_out_int(j, (int64_t)((double)remaining / rate + 0.5));
+    else
+        json_out_null(j);
+}
+
+/* The rebuild's progress: its checkpoints against the same ends. */
+static void print_rebuild(json_out *j, const status_view *v, int32_t partitions,
+                          const int64_t *end) {
+    int64_t done = 0, total = 0;
+    for (int32_t p = 0; p < partitions; p++) {
+        int64_t cp = v->building_checkpoints[p] > 0 ? v->building_checkpoints[p] : 0;
+        done += cp;
+        total += end[p] > cp ? end[p] : cp;
+    }
+    json_out_key(j, "rebuild");
+    json_out_object_begin(j);
+    json_out_key(j, "generation");
+    json_out_int(j, v->building);
+    json_out_key(j, "done");
+    json_out_int(j, done);
+    json_out_key(j, "total");
+    json_out_int(j, total);
+    json_out_key(j, "remaining");
+    json_out_int(j, total - done);
+    json_out_key(j, "rate");
+    if (v->report.rebuild)
+        json_out_int(j, (int64_t)(v->report.rebuild_rate + 0.5));
+    else
+        json_out_null(j);
+    json_out_key(j, "eta_seconds");
+    print_eta(j, total - done, v->report.rebuild ? v->report.rebuild_rate : 0);
+    json_out_object_end(j);
+}
 
 /* Prints one view's line. Returns 0, or -1 when out of memory. */
 static int print_view(const status_view *v, int32_t partitions, const int64_t *end) {
@@ -96,11 +155,12 @@ static int print_view(const status_view *v, int32_t partitions, const int64_t *e
     }
     json_out_key(&j, "partitions");
     json_out_array_begin(&j);
-    int64_t applied = 0;
+    int64_t applied = 0, total_lag = 0;
     for (int32_t p = 0; p < partitions; p++) {
         int64_t cp = v->checkpoints[p] > 0 ? v->checkpoints[p] : 0;
         int64_t lag = end[p] > cp ? end[p] - cp : 0;
         applied += cp;
+        total_lag += lag;
         json_out_object_begin(&j);
         json_out_key(&j, "partition");
         json_out_int(&j, p);
@@ -115,6 +175,16 @@ static int print_view(const status_view *v, int32_t partitions, const int64_t *e
     json_out_array_end(&j);
     json_out_key(&j, "events_applied");
     json_out_int(&j, applied);
+    json_out_key(&j, "lag");
+    json_out_int(&j, total_lag);
+    json_out_key(&j, "projectors");
+    json_out_int(&j, v->report.projectors);
+    json_out_key(&j, "rate");
+    json_out_int(&j, (int64_t)(v->report.rate + 0.5));
+    json_out_key(&j, "eta_seconds");
+    print_eta(&j, total_lag, v->report.rate);
+    if (v->building > 0 && v->building_checkpoints != NULL)
+        print_rebuild(&j, v, partitions, end);
     json_out_key(&j, "quarantined");
     json_out_array_begin(&j);
     for (size_t i = 0; i < v->quarantined->elements; i++)
@@ -198,6 +268,23 @@ static int run_status(ledger_config *cfg) {
             fprintf(stderr, "ledger: redis: %s\n", errstr);
             goto cleanup;
         }
+        if (sv->building > 0) {
+            sv->building_checkpoints = calloc((size_t)partitions, sizeof(*sv->checkpoints));
+            if (sv->building_checkpoints == NULL) {
+                fprintf(stderr, "ledger: out of memory\n");
+                goto cleanup;
+            }
+            if (view_progress_checkpoints(c, ns, sv->name, sv->building, partitions,
+                                          sv->building_checkpoints, errstr, sizeof(errstr)) != 0) {
+                fprintf(stderr, "ledger: redis: %s\n", errstr);
+                goto cleanup;
+            }
+        }
+        if (view_progress_reports(c, ns, sv->name, wall_ms(), &sv->report, errstr,
+                                  sizeof(errstr)) != 0) {
+            fprintf(stderr, "ledger: redis: %s\n", errstr);
+            goto cleanup;
+        }
         for (int32_t p = 0; p < partitions; p++) {
             int64_t cp = sv->checkpoints[p] > 0 ? sv->checkpoints[p] : 0;
             if (v == 0 || cp < from[p])
@@ -220,6 +307,7 @@ static int run_status(ledger_config *cfg) {
 cleanup:
     for (int v = 0; v < nviews; v++) {
         free(views[v].checkpoints);
+        free(views[v].building_checkpoints);
         if (views[v].quarantined != NULL)
             freeReplyObject(views[v].quarantined);
     }

@@ -6,7 +6,7 @@
  *     the command-results topic at its current end (result_wait);
  *   - input is read as it comes (poll(2) on stdin, so that results are
  *     printed while a slow writer is still typing), each line checked and
- *     either produced at once (librdkafka batches: linger.ms=5, large
+ *     either produced at once (librdkafka batches: linger.ms=1, large
  *     batches) or refused in place, never sent;
  *   - results are matched to their lines by command id (submit_window) and
  *     printed in input order as soon as the oldest line has one.

@@ -13,6 +13,7 @@
 #include "cmd_command.h"
 #include "cmd_dlq.h"
 #include "cmd_flags.h"
+#include "cmd_health.h"
 #include "cmd_history.h"
 #include "cmd_query.h"
 #include "cmd_statement.h"
@@ -36,6 +37,7 @@ static const cli_command commands[] = {
     {"history", cmd_history, "an account's state folded from the log: history ACCOUNT [--at TIME]"},
     {"status", cmd_status, "per view: generation, lag per partition, quarantined accounts"},
     {"wait", cmd_wait, "return once every command submitted is handled and the views applied it"},
+    {"health", cmd_health, "exit 0 when a service's /healthz answers ready: health [--port P]"},
 };
 
 int main(int argc, char **argv) {

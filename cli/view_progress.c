@@ -8,6 +8,7 @@
  */
 #include "view_progress.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,4 +150,41 @@ redisReply *view_progress_quarantined(redisContext *c, const char *ns, const cha
     if (r->elements > 1)
         qsort(r->element, r->elements, sizeof(*r->element), compare_elements);
     return r;
+}
+
+int view_progress_reports(redisContext *c, const char *ns, const char *view, int64_t now_ms,
+                          view_progress_report *out, char *errstr, size_t errstr_size) {
+    *out = (view_progress_report){.rebuild_eta = -1};
+    char key[PROJECTOR_KEY_BUF];
+    size_t len = projector_keys_progress(ns, view, key, sizeof(key));
+    redisReply *r = redisCommand(c, "HVALS %b", key, len);
+    if (ledger_redis_reply_check(c, r, REDIS_REPLY_ARRAY, "HVALS", errstr, errstr_size) != 0) {
+        if (r != NULL)
+            freeReplyObject(r);
+        return -1;
+    }
+    for (size_t i = 0; i < r->elements; i++) {
+        const redisReply *e = r->element[i];
+        if (e->type != REDIS_REPLY_STRING)
+            continue;
+        json_t *entry = json_loadb(e->str, e->len, 0, NULL);
+        const char *kind = json_string_value(json_object_get(entry, "kind"));
+        json_t *at = json_object_get(entry, "at_ms");
+        if (kind != NULL && json_is_integer(at) &&
+            now_ms - json_integer_value(at) <= VIEW_PROGRESS_FRESH_MS) {
+            double rate = json_number_value(json_object_get(entry, "rate"));
+            if (strcmp(kind, "rebuild") == 0) {
+                json_t *eta = json_object_get(entry, "eta_seconds");
+                out->rebuild = true;
+                out->rebuild_rate = rate;
+                out->rebuild_eta = json_is_number(eta) ? (int64_t)json_number_value(eta) : -1;
+            } else {
+                out->projectors++;
+                out->rate += rate;
+            }
+        }
+        json_decref(entry);
+    }
+    freeReplyObject(r);
+    return 0;
 }

@@ -9,6 +9,7 @@
 #define LEDGER_VIEW_PROGRESS_H
 
 #include <hiredis/hiredis.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,5 +38,25 @@ int view_progress_checkpoints(redisContext *c, const char *ns, const char *view,
  * NULL with errstr on failure. */
 redisReply *view_progress_quarantined(redisContext *c, const char *ns, const char *view,
                                       int64_t gen, char *errstr, size_t errstr_size);
+
+/* What the running projectors of a view report of themselves (each
+ * writes its entry in <ns>:<view>:progress every second; see
+ * projectors/projector_ops.h). Entries older than VIEW_PROGRESS_FRESH_MS
+ * (a process that died) are ignored. */
+#define VIEW_PROGRESS_FRESH_MS 10000
+
+typedef struct view_progress_report {
+    int projectors; /* live processes applying to the current generation */
+    double rate;    /* their recent applied rate, summed (events/s) */
+    bool rebuild;   /* a rebuild's entry was found */
+    double rebuild_rate;
+    int64_t rebuild_eta; /* seconds; -1 unknown */
+} view_progress_report;
+
+/* Reads the fresh entries of `view` as of now_ms (the wall clock, ms).
+ * Returns 0, or -1 with errstr (Redis failed). Entries that do not parse
+ * are skipped. */
+int view_progress_reports(redisContext *c, const char *ns, const char *view, int64_t now_ms,
+                          view_progress_report *out, char *errstr, size_t errstr_size);
 
 #endif

@@ -95,6 +95,15 @@ static int check_log_level(const char *value, char *why, size_t why_size) {
     return 0;
 }
 
+static int check_log_format(const char *value, char *why, size_t why_size) {
+    ledger_log_format format;
+    if (ledger_log_format_parse(value, &format) != 0) {
+        snprintf(why, why_size, "expected text or json");
+        return -1;
+    }
+    return 0;
+}
+
 const ledger_config_setting ledger_config_kafka_settings[] = {
     {.name = "brokers",
      .env = "LEDGER_BROKERS",
@@ -162,6 +171,38 @@ const ledger_config_setting ledger_config_common_settings[] = {
      .metavar = "LEVEL",
      .check = check_log_level,
      .help = "lowest level logged to stderr: error, warn, info or debug"},
+    {.name = "log_format",
+     .env = "LEDGER_LOG_FORMAT",
+     .flag = "log-format",
+     .type = LEDGER_CONFIG_STRING,
+     .def = "text",
+     .metavar = "FORMAT",
+     .check = check_log_format,
+     .help = "stderr lines as text or json (one JSON object per line: time, level, program, "
+             "msg)"},
+    LEDGER_CONFIG_END,
+};
+
+const ledger_config_setting ledger_config_ops_settings[] = {
+    {.name = "http_port",
+     .env = "LEDGER_HTTP_PORT",
+     .flag = "http-port",
+     .type = LEDGER_CONFIG_INT,
+     .def = NULL, /* unset: no endpoint */
+     .min = 0,
+     .max = 65535,
+     .metavar = "PORT",
+     .help = "serve GET /healthz and /metrics on this port (unset: off; 0: any free port, "
+             "logged)"},
+    {.name = "http_bind",
+     .env = "LEDGER_HTTP_BIND",
+     .flag = "http-bind",
+     .type = LEDGER_CONFIG_STRING,
+     .def = "0.0.0.0",
+     .min = 1,
+     .max = 255,
+     .metavar = "ADDRESS",
+     .help = "address the operations endpoint listens on"},
     LEDGER_CONFIG_END,
 };
 

@@ -78,8 +78,15 @@ extern const ledger_config_setting ledger_config_redis_settings[];
  * (LEDGER_REPLICATION_FACTOR, --replication-factor, 1): how a program that
  * creates the ledger's topics when they are missing creates them. */
 extern const ledger_config_setting ledger_config_topic_settings[];
-/* log_level (LEDGER_LOG_LEVEL, --log-level, info). */
+/* log_level (LEDGER_LOG_LEVEL, --log-level, info) and log_format
+ * (LEDGER_LOG_FORMAT, --log-format, text or json; see log.h). */
 extern const ledger_config_setting ledger_config_common_settings[];
+/* The operations endpoint of a service (http_ops.h): http_port
+ * (LEDGER_HTTP_PORT, --http-port, INT 0..65535, unset by default = no
+ * endpoint, 0 = any free port) and http_bind (LEDGER_HTTP_BIND, --http-bind,
+ * 0.0.0.0). Test ledger_config_is_set(cfg, "http_port") before reading the
+ * port. */
+extern const ledger_config_setting ledger_config_ops_settings[];
 
 typedef struct ledger_config ledger_config;
 

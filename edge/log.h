@@ -9,6 +9,12 @@
  *
  *     2026-11-26T10:00:00.123Z INFO ledger-producer: restored 6 partitions
  *
+ * or, with the json format (LEDGER_LOG_FORMAT=json), one JSON object per
+ * line for a log collector, the message escaped as a JSON string:
+ *
+ *     {"time":"2026-11-26T10:00:00.123Z","level":"info","program":"ledger-producer","msg":"restored
+ * 6 partitions"}
+ *
  * These names clash with <syslog.h> (LOG_INFO, LOG_DEBUG): a file including
  * both fails to compile (macro redefined), which is the intended signal.
  */
@@ -25,6 +31,11 @@ typedef enum ledger_log_level {
     LEDGER_LOG_LEVEL_DEBUG = 3,
 } ledger_log_level;
 
+typedef enum ledger_log_format {
+    LEDGER_LOG_FORMAT_TEXT = 0,
+    LEDGER_LOG_FORMAT_JSON = 1,
+} ledger_log_format;
+
 /* Sets the program name shown on every line (copied, at most 63 bytes kept)
  * and the lowest level written. Call once at start, before any other thread
  * exists; until then lines say "ledger" and the level is INFO. */
@@ -33,6 +44,14 @@ void ledger_log_init(const char *program, ledger_log_level level);
 /* Parses "error", "warn", "info" or "debug" (ASCII case-insensitive).
  * Returns 0 and sets *level, or -1. */
 int ledger_log_level_parse(const char *text, ledger_log_level *level);
+
+/* Sets the line format (text until called). Call at start, next to
+ * ledger_log_init and under the same rule (before other threads exist). */
+void ledger_log_set_format(ledger_log_format format);
+
+/* Parses "text" or "json" (ASCII case-insensitive). Returns 0 and sets
+ * *format, or -1. */
+int ledger_log_format_parse(const char *text, ledger_log_format *format);
 
 /* The level set by ledger_log_init. */
 ledger_log_level ledger_log_level_get(void);

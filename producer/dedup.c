@@ -21,8 +21,11 @@ typedef struct dedup_record {
     uint16_t id_len;
     uint16_t value_len;
     uint8_t live;
+    uint32_t tag; /* the caller's: where the entry is kept (fits the padding) */
     /* then id_len bytes of id, value_len bytes of value, padding to 8 */
 } dedup_record;
+
+_Static_assert(sizeof(dedup_record) == 24, "the tag must stay inside the header's padding");
 
 typedef struct dedup_chunk {
     struct dedup_chunk *next;
@@ -112,11 +115,19 @@ static size_t dedup_probe(const producer_dedup *dedup, const char *id, size_t le
 
 bool producer_dedup_find(const producer_dedup *dedup, const char *id, size_t len,
                          const uint8_t **value, size_t *value_len, int64_t *handled_at_ms) {
+    return producer_dedup_find_tagged(dedup, id, len, value, value_len, handled_at_ms, NULL);
+}
+
+bool producer_dedup_find_tagged(const producer_dedup *dedup, const char *id, size_t len,
+                                const uint8_t **value, size_t *value_len, int64_t *handled_at_ms,
+                                uint32_t *tag) {
     if (len == 0 || len > PRODUCER_DEDUP_ID_MAX)
         return false;
     const dedup_record *r = dedup->slots[dedup_probe(dedup, id, len, dedup_hash(id, len))];
     if (r == NULL)
         return false;
+    if (tag != NULL)
+        *tag = r->tag;
     if (value != NULL)
         *value = dedup_record_value(r);
     if (value_len != NULL)
@@ -195,6 +206,12 @@ static unsigned char *dedup_log_reserve(producer_dedup *dedup, size_t size) {
 
 int producer_dedup_put(producer_dedup *dedup, const char *id, size_t len, const uint8_t *value,
                        size_t value_len, int64_t handled_at_ms) {
+    return producer_dedup_put_tagged(dedup, id, len, value, value_len, handled_at_ms, 0);
+}
+
+int producer_dedup_put_tagged(producer_dedup *dedup, const char *id, size_t len,
+                              const uint8_t *value, size_t value_len, int64_t handled_at_ms,
+                              uint32_t tag) {
     if (len == 0 || len > PRODUCER_DEDUP_ID_MAX || value_len > PRODUCER_DEDUP_VALUE_MAX)
         return -1;
     if ((dedup->count + 1) * 4 > dedup->slots_cap * 3 && dedup_grow_slots(dedup) != 0)
@@ -215,6 +232,7 @@ int producer_dedup_put(producer_dedup *dedup, const char *id, size_t len, const 
     r->id_len = (uint16_t)len;
     r->value_len = (uint16_t)value_len;
     r->live = 1;
+    r->tag = tag;
     memcpy(r + 1, id, len);
     if (value_len > 0)
         memcpy((unsigned char *)(r + 1) + len, value, value_len);
@@ -222,6 +240,16 @@ int producer_dedup_put(producer_dedup *dedup, const char *id, size_t len, const 
     dedup->slots[i] = r;
     dedup->count++;
     return 0;
+}
+
+bool producer_dedup_set_tag(producer_dedup *dedup, const char *id, size_t len, uint32_t tag) {
+    if (len == 0 || len > PRODUCER_DEDUP_ID_MAX)
+        return false;
+    dedup_record *r = dedup->slots[dedup_probe(dedup, id, len, dedup_hash(id, len))];
+    if (r == NULL)
+        return false;
+    r->tag = tag;
+    return true;
 }
 
 bool producer_dedup_remove(producer_dedup *dedup, const char *id, size_t len) {
@@ -250,8 +278,26 @@ static void dedup_drop_head(producer_dedup *dedup) {
         free(c);
 }
 
+typedef struct dedup_untagged {
+    producer_dedup_evict_fn evicted;
+    void *opaque;
+} dedup_untagged;
+
+static void dedup_evict_untagged(void *opaque, const char *id, size_t len, uint32_t tag) {
+    (void)tag;
+    const dedup_untagged *u = opaque;
+    if (u->evicted != NULL)
+        u->evicted(u->opaque, id, len);
+}
+
 size_t producer_dedup_expire(producer_dedup *dedup, int64_t cutoff_ms, size_t max_entries,
                              producer_dedup_evict_fn evicted, void *opaque) {
+    dedup_untagged u = {.evicted = evicted, .opaque = opaque};
+    return producer_dedup_expire_tagged(dedup, cutoff_ms, max_entries, dedup_evict_untagged, &u);
+}
+
+size_t producer_dedup_expire_tagged(producer_dedup *dedup, int64_t cutoff_ms, size_t max_entries,
+                                    producer_dedup_evict_tagged_fn evicted, void *opaque) {
     size_t dropped = 0;
     while (dedup->head != NULL) {
         dedup_chunk *c = dedup->head;
@@ -270,7 +316,7 @@ size_t producer_dedup_expire(producer_dedup *dedup, int64_t cutoff_ms, size_t ma
             if (r->handled_at_ms >= cutoff_ms && dedup->count <= max_entries)
                 break;
             if (evicted != NULL)
-                evicted(opaque, dedup_record_id(r), r->id_len);
+                evicted(opaque, dedup_record_id(r), r->id_len, r->tag);
             size_t i = dedup_probe(dedup, dedup_record_id(r), r->id_len, r->hash);
             r->live = 0;
             dedup_slot_delete(dedup, i);

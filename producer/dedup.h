@@ -7,6 +7,9 @@
  * older than a cutoff, and the oldest ones beyond a maximum count, and names
  * each dropped id so that the caller can write its tombstone.
  *
+ * Each entry carries a 32-bit tag of the caller's (where the entry is kept
+ * in Kafka: dedup_sets.h), given back when it is dropped.
+ *
  * Memory: every entry is one record in a chunked log (24-byte header, the id,
  * the encoded result: about 160 bytes for an accepted deposit with a UUID
  * id) plus 8 bytes of hash slot at a load of 3/8 to 3/4: about 250 bytes per
@@ -40,12 +43,25 @@ void producer_dedup_destroy(producer_dedup *dedup);
 bool producer_dedup_find(const producer_dedup *dedup, const char *id, size_t len,
                          const uint8_t **value, size_t *value_len, int64_t *handled_at_ms);
 
+/* producer_dedup_find, and *tag (may be NULL) when present. */
+bool producer_dedup_find_tagged(const producer_dedup *dedup, const char *id, size_t len,
+                                const uint8_t **value, size_t *value_len, int64_t *handled_at_ms,
+                                uint32_t *tag);
+
 /* Adds `id` with a copy of `value`, as the newest entry; an entry already
  * there for `id` is replaced. Returns 0, or -1 when memory runs out or a
  * length is out of bounds (0 or above the maxima for the id, above the
  * maximum for the value). */
 int producer_dedup_put(producer_dedup *dedup, const char *id, size_t len, const uint8_t *value,
                        size_t value_len, int64_t handled_at_ms);
+
+/* producer_dedup_put with a tag (producer_dedup_put: tag 0). */
+int producer_dedup_put_tagged(producer_dedup *dedup, const char *id, size_t len,
+                              const uint8_t *value, size_t value_len, int64_t handled_at_ms,
+                              uint32_t tag);
+
+/* Changes the tag of `id`; returns whether it was there. */
+bool producer_dedup_set_tag(producer_dedup *dedup, const char *id, size_t len, uint32_t tag);
 
 /* Removes `id`; returns whether it was there. */
 bool producer_dedup_remove(producer_dedup *dedup, const char *id, size_t len);
@@ -61,6 +77,12 @@ typedef void (*producer_dedup_evict_fn)(void *opaque, const char *id, size_t len
  * number dropped. */
 size_t producer_dedup_expire(producer_dedup *dedup, int64_t cutoff_ms, size_t max_entries,
                              producer_dedup_evict_fn evicted, void *opaque);
+
+/* producer_dedup_expire, naming each dropped entry's tag too. */
+typedef void (*producer_dedup_evict_tagged_fn)(void *opaque, const char *id, size_t len,
+                                               uint32_t tag);
+size_t producer_dedup_expire_tagged(producer_dedup *dedup, int64_t cutoff_ms, size_t max_entries,
+                                    producer_dedup_evict_tagged_fn evicted, void *opaque);
 
 /* Live entries. */
 size_t producer_dedup_count(const producer_dedup *dedup);

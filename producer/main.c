@@ -35,7 +35,7 @@ static const char description[] =
 int main(int argc, char **argv) {
     const ledger_config_setting *const tables[] = {
         ledger_config_kafka_settings, ledger_config_topic_settings, ledger_config_common_settings,
-        producer_service_settings, NULL};
+        ledger_config_ops_settings,   producer_service_settings,    NULL};
     int exit_code = 0;
     char errstr[1024];
     ledger_config *cfg = ledger_config_new("ledger-producer", tables);
@@ -69,6 +69,9 @@ int main(int argc, char **argv) {
     ledger_log_level level = LEDGER_LOG_LEVEL_INFO;
     (void)ledger_log_level_parse(ledger_config_str(cfg, "log_level"), &level);
     ledger_log_init("ledger-producer", level);
+    ledger_log_format log_format = LEDGER_LOG_FORMAT_TEXT;
+    (void)ledger_log_format_parse(ledger_config_str(cfg, "log_format"), &log_format);
+    ledger_log_set_format(log_format);
 
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
@@ -80,8 +83,9 @@ int main(int argc, char **argv) {
     producer_service *svc = producer_service_new(cfg, errstr, sizeof(errstr));
     if (svc == NULL) {
         /* Every setting was valid, so what fails here is a librdkafka
-         * property given with -X that only a client can refuse. */
-        fprintf(stderr, "ledger-producer: %s\n", errstr);
+         * property given with -X that only a client can refuse. Logged: in
+         * the json format too, every line after the configuration is. */
+        LOG_ERROR("%s", errstr);
         exit_code = 2;
         goto cleanup;
     }

@@ -13,7 +13,8 @@ int producer_partition_init(producer_partition *part, int32_t id) {
     part->commit_offset = -1;
     part->accounts = producer_accounts_new();
     part->dedup = producer_dedup_new();
-    if (part->accounts == NULL || part->dedup == NULL) {
+    part->dedup_sets = producer_dedup_sets_new();
+    if (part->accounts == NULL || part->dedup == NULL || part->dedup_sets == NULL) {
         producer_partition_release(part);
         return -1;
     }
@@ -23,6 +24,7 @@ int producer_partition_init(producer_partition *part, int32_t id) {
 void producer_partition_release(producer_partition *part) {
     producer_accounts_destroy(part->accounts);
     producer_dedup_destroy(part->dedup);
+    producer_dedup_sets_destroy(part->dedup_sets);
     int32_t id = part->id;
     memset(part, 0, sizeof(*part));
     part->id = id;

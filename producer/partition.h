@@ -4,9 +4,9 @@
  * number), the deduplication window, and the bookkeeping that decides when
  * to write the next snapshot.
  *
- * A caller-allocated value: producer_partition_init allocates the two maps,
- * producer_partition_release frees them. Revoking a partition releases it;
- * restoring one starts from a freshly initialised value.
+ * A caller-allocated value: producer_partition_init allocates the two maps
+ * (and the window's bookkeeping), producer_partition_release frees them. Revoking a partition
+ * releases it; restoring one starts from a freshly initialised value.
  */
 #ifndef LEDGER_PRODUCER_PARTITION_H
 #define LEDGER_PRODUCER_PARTITION_H
@@ -16,16 +16,18 @@
 
 #include "accounts.h"
 #include "dedup.h"
+#include "dedup_sets.h"
 
 typedef struct producer_partition {
     int32_t id;
     bool active; /* assigned and restored: its commands may be handled */
     producer_accounts *accounts;
     producer_dedup *dedup;
-    int64_t next_events_offset;    /* the events offset after the last event known, -1 if none */
-    int64_t events_since_snapshot; /* events appended since the last snapshot */
-    int64_t last_snapshot_ms;      /* monotonic time of the last snapshot (or of the restore) */
-    int32_t snapshot_chunks;       /* `snapshot/<i>` keys that may hold a value */
+    producer_dedup_sets *dedup_sets; /* where the window's entries are kept in Kafka */
+    int64_t next_events_offset;      /* the events offset after the last event known, -1 if none */
+    int64_t events_since_snapshot;   /* events appended since the last snapshot */
+    int64_t last_snapshot_ms;        /* monotonic time of the last snapshot (or of the restore) */
+    int32_t snapshot_chunks;         /* `snapshot/<i>` keys that may hold a value */
     /* The offset the next event appended here will get, -1 when unknown
      * (after a restore, until a transaction of ours has written here): the
      * last event of our last committed transaction + 2, its commit marker

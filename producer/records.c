@@ -209,6 +209,45 @@ static int records_uuid(producer_service *svc, char out[LEDGER_UUID_BUF]) {
     return PRODUCER_RECORDS_OK;
 }
 
+/* The credit side of a transfer just sent from `part`. When this instance
+ * owns TO's partition (it owns them all when it runs alone), it is decided
+ * here, in the same transaction as the debit: TransferReceived on TO's
+ * partition, or TransferReturned on FROM's. That is the order a step would
+ * have been handled in had it been the next record of TO's partition, and
+ * the debit and the credit commit or abort together, so "exactly one credit
+ * follows" holds as it does with a step. It spares a step record and its
+ * consumption, and keeps the commands topic free of transactional records:
+ * a step in an open transaction holds back the last stable offset of its
+ * partition, so the client commands behind it could not be read before the
+ * commit (the latency of every command was that of two transactions). Else
+ * the step goes to TO's partition on the commands topic, for its owner. */
+static int records_credit_side(producer_service *svc, producer_partition *part,
+                               const ledger_event *sent) {
+    size_t to_len = ledger_id_len(sent->counterparty, sizeof(sent->counterparty));
+    int32_t home = ledger_partition_for_key(sent->counterparty, to_len, svc->partition_count);
+    producer_partition *to_part = &svc->parts[home];
+    if (!to_part->active)
+        return records_step(svc, sent->counterparty, sent);
+
+    account_state none;
+    account_init(&none);
+    const account_state *to = producer_accounts_find(to_part->accounts, sent->counterparty, to_len);
+    char event_id[LEDGER_UUID_BUF];
+    if (records_uuid(svc, event_id) != PRODUCER_RECORDS_OK)
+        return PRODUCER_RECORDS_FATAL;
+    ledger_event credit;
+    ledger_reason reason = ledger_decide_credit(to != NULL ? to : &none, sent, event_id, &credit);
+    if (reason == LEDGER_OK)
+        return records_append(svc, to_part, &credit, NULL);
+    size_t from_len = ledger_id_len(sent->account, sizeof(sent->account));
+    const account_state *from = producer_accounts_find(part->accounts, sent->account, from_len);
+    ledger_event returned;
+    ledger_decide_return(from != NULL ? from : &none, sent, reason, event_id, &returned);
+    LOG_DEBUG("transfer '%s': not received (%s), returned to '%s'", sent->transfer_id,
+              ledger_reason_name(reason), sent->account);
+    return records_append(svc, part, &returned, NULL);
+}
+
 /* A client command. */
 static int records_command(producer_service *svc, producer_partition *part,
                            const rd_kafka_message_t *msg, const ledger_command *cmd) {
@@ -281,8 +320,7 @@ static int records_command(producer_service *svc, producer_partition *part,
         if (rc != PRODUCER_RECORDS_OK)
             return rc;
         if (result->event.type == LEDGER_EVENT_TRANSFER_SENT) {
-            /* The credit side: TO's partition decides it. */
-            rc = records_step(svc, result->event.counterparty, &result->event);
+            rc = records_credit_side(svc, part, &result->event);
             if (rc != PRODUCER_RECORDS_OK)
                 return rc;
         }
@@ -435,10 +473,23 @@ static int records_result_out(producer_service *svc, producer_pending *pending) 
     if (!pending->remember)
         return PRODUCER_RECORDS_OK;
 
-    /* The deduplication entry, in the same transaction as the result; its
-     * events offset is informative (restores do not use it). */
     int64_t now = service_wall_ms();
     producer_partition *part = &svc->parts[pending->partition];
+    if (result->has_event) {
+        /* Accepted: its event, in this transaction, keeps the entry until a
+         * set does (dedup_sets.h); no record of its own. */
+        if (producer_dedup_put_tagged(part->dedup, result->command_id, id_len, buf, len, now,
+                                      PRODUCER_DEDUP_TAG_LOG) != 0 ||
+            producer_dedup_sets_pend(part->dedup_sets, result->command_id, id_len) != 0) {
+            LOG_ERROR("out of memory for the dedup window of partition %d", (int)part->id);
+            return PRODUCER_RECORDS_FATAL;
+        }
+        return PRODUCER_RECORDS_OK;
+    }
+
+    /* Rejected: no event to find it by, so its own entry, in the same
+     * transaction as the result; its events offset is informative (restores
+     * do not use it). */
     snapshot_command cmd = {.handled_at_ms = now, .result = *result};
     ledger_snapshot entry = {.partition = part->id,
                              .events_offset = result->has_position ? result->offset + 1
@@ -458,7 +509,8 @@ static int records_result_out(producer_service *svc, producer_pending *pending) 
     if (records_produce(svc, svc->rkt_snapshots, part->id, key, (size_t)key_len, entry_buf,
                         entry_len, NULL) != 0)
         return PRODUCER_RECORDS_ABORT;
-    if (producer_dedup_put(part->dedup, result->command_id, id_len, buf, len, now) != 0) {
+    if (producer_dedup_put_tagged(part->dedup, result->command_id, id_len, buf, len, now,
+                                  PRODUCER_DEDUP_TAG_OWN) != 0) {
         LOG_ERROR("out of memory for the dedup window of partition %d", (int)part->id);
         return PRODUCER_RECORDS_FATAL;
     }
@@ -546,10 +598,23 @@ typedef struct records_evict_ctx {
     int32_t partition;
 } records_evict_ctx;
 
-static void records_evicted(void *opaque, const char *id, size_t len) {
+/* An entry left the window: its own record's tombstone, or its set's when
+ * it was the set's last; an entry kept by its event needs none. */
+static void records_evicted(void *opaque, const char *id, size_t len, uint32_t tag) {
     records_evict_ctx *ctx = opaque;
     char key[PRODUCER_DEDUP_ID_MAX + 8];
-    int key_len = snprintf(key, sizeof(key), "cmd/%.*s", (int)len, id);
+    int key_len = 0;
+    if (tag == PRODUCER_DEDUP_TAG_LOG) {
+        return;
+    } else if (tag == PRODUCER_DEDUP_TAG_OWN) {
+        key_len = snprintf(key, sizeof(key), "cmd/%.*s", (int)len, id);
+    } else {
+        const char *set =
+            producer_dedup_sets_leave(ctx->svc->parts[ctx->partition].dedup_sets, tag);
+        if (set == NULL)
+            return;
+        key_len = snprintf(key, sizeof(key), "%s", set);
+    }
     if (records_produce(ctx->svc, ctx->svc->rkt_snapshots, ctx->partition, key, (size_t)key_len,
                         NULL, 0, NULL) != 0)
         ctx->svc->produce_failed = true;
@@ -563,8 +628,9 @@ static int records_expire(producer_service *svc) {
         if (!part->active)
             continue;
         records_evict_ctx ctx = {.svc = svc, .partition = p};
-        size_t n = producer_dedup_expire(part->dedup, cutoff, svc->dedup_max_entries,
-                                         records_evicted, &ctx);
+        size_t n = producer_dedup_expire_tagged(part->dedup, cutoff, svc->dedup_max_entries,
+                                                records_evicted, &ctx);
+        producer_dedup_sets_trim(part->dedup_sets);
         if (n > 0)
             LOG_DEBUG("partition %d: %zu command ids left the dedup window", (int)p, n);
         if (svc->produce_failed)
@@ -573,7 +639,134 @@ static int records_expire(producer_service *svc) {
     return PRODUCER_RECORDS_OK;
 }
 
+/* Entries in one set record: as many as surely fit in --snapshot-max-bytes
+ * (a result encodes to at most LEDGER_CODEC_RESULT_MAX bytes), at most
+ * RECORDS_SET_MAX. */
+#define RECORDS_SET_MAX 1000
+
+static size_t records_set_capacity(const producer_service *svc) {
+    size_t n = (svc->snapshot_max_bytes - 256) / (LEDGER_CODEC_RESULT_MAX + 32);
+    return n < 1 ? 1 : n > RECORDS_SET_MAX ? RECORDS_SET_MAX : n;
+}
+
+/* Writes one set record of cmds[0..n) on part's snapshots partition and
+ * moves its entries there. */
+static int records_set_out(producer_service *svc, producer_partition *part, snapshot_command *cmds,
+                           size_t n, uint8_t *buf, size_t buf_size) {
+    char why[256], uuid[LEDGER_UUID_BUF];
+    ledger_snapshot set = {.partition = part->id,
+                           .events_offset =
+                               part->next_events_offset > 0 ? part->next_events_offset : 0,
+                           .command_count = n,
+                           .commands = cmds};
+    size_t len = 0;
+    if (ledger_codec_encode_snapshot(svc->codec, &set, buf, buf_size, &len, why, sizeof(why)) !=
+        0) {
+        LOG_ERROR("cannot encode a dedup set of %zu entries: %s", n, why);
+        return PRODUCER_RECORDS_FATAL;
+    }
+    if (records_uuid(svc, uuid) != PRODUCER_RECORDS_OK)
+        return PRODUCER_RECORDS_FATAL;
+    char key[PRODUCER_DEDUP_SET_KEY_MAX + 1];
+    int key_len = snprintf(key, sizeof(key), PRODUCER_DEDUP_SET_PREFIX "%s", uuid);
+    uint32_t tag = 0;
+    if (producer_dedup_sets_add(part->dedup_sets, key, (size_t)key_len, &tag) != 0) {
+        LOG_ERROR("out of memory for the dedup sets of partition %d", (int)part->id);
+        return PRODUCER_RECORDS_FATAL;
+    }
+    if (records_produce(svc, svc->rkt_snapshots, part->id, key, (size_t)key_len, buf, len, NULL) !=
+        0)
+        return PRODUCER_RECORDS_ABORT;
+    for (size_t i = 0; i < n; i++) {
+        const char *id = cmds[i].result.command_id;
+        if (producer_dedup_set_tag(part->dedup, id,
+                                   ledger_id_len(id, sizeof(cmds[i].result.command_id)), tag))
+            producer_dedup_sets_join(part->dedup_sets, tag);
+    }
+    return PRODUCER_RECORDS_OK;
+}
+
+/* Writes the partition's pending entries (kept by their events only) into
+ * set records, in this transaction: all of them before a snapshot, whose
+ * restore replays only the events after it (`all`), and full sets whenever
+ * a set's worth is pending, so that sets stay small and regular. */
+static int records_persist(producer_service *svc, producer_partition *part, bool all) {
+    size_t cap = records_set_capacity(svc);
+    size_t pending = producer_dedup_sets_pending(part->dedup_sets);
+    if (pending == 0 || (!all && pending < cap))
+        return PRODUCER_RECORDS_OK;
+    snapshot_command *cmds = calloc(cap, sizeof(*cmds));
+    uint8_t *buf = malloc(svc->snapshot_max_bytes);
+    int rc = PRODUCER_RECORDS_OK;
+    if (cmds == NULL || buf == NULL) {
+        LOG_ERROR("out of memory writing the dedup sets of partition %d", (int)part->id);
+        rc = PRODUCER_RECORDS_FATAL;
+        goto cleanup;
+    }
+    /* set_start: where the ids of the set being filled begin; without
+     * `all`, a last set that is not full stays pending from there. */
+    size_t n = 0, cursor = 0, set_start = 0, id_len = 0, written = 0;
+    const char *id = NULL;
+    while (rc == PRODUCER_RECORDS_OK &&
+           producer_dedup_sets_next(part->dedup_sets, &cursor, &id, &id_len)) {
+        const uint8_t *value = NULL;
+        size_t value_len = 0;
+        int64_t handled_at = 0;
+        uint32_t tag = 0;
+        /* Gone from the window, or in a set already (an id pended twice). */
+        if (!producer_dedup_find_tagged(part->dedup, id, id_len, &value, &value_len, &handled_at,
+                                        &tag) ||
+            tag != PRODUCER_DEDUP_TAG_LOG)
+            continue;
+        char why[256];
+        cmds[n].handled_at_ms = handled_at;
+        if (ledger_codec_decode_result(svc->codec, value, value_len, &cmds[n].result, why,
+                                       sizeof(why)) != 0) {
+            LOG_ERROR("cannot decode the remembered result of '%.*s': %s", (int)id_len, id, why);
+            rc = PRODUCER_RECORDS_FATAL;
+            break;
+        }
+        /* Marked at once, so that an id pended twice goes into one set only;
+         * records_set_out gives it its set's tag (on an abort the partition
+         * is restored anyway). */
+        producer_dedup_set_tag(part->dedup, id, id_len, PRODUCER_DEDUP_TAG_OWN);
+        if (++n == cap) {
+            rc = records_set_out(svc, part, cmds, n, buf, svc->snapshot_max_bytes);
+            written += n;
+            n = 0;
+            set_start = cursor;
+        }
+    }
+    if (rc == PRODUCER_RECORDS_OK && n > 0) {
+        if (all) {
+            rc = records_set_out(svc, part, cmds, n, buf, svc->snapshot_max_bytes);
+            written += n;
+            set_start = cursor;
+        } else {
+            for (size_t i = 0; i < n; i++) { /* pending again, as they were */
+                const char *cid = cmds[i].result.command_id;
+                producer_dedup_set_tag(part->dedup, cid,
+                                       ledger_id_len(cid, sizeof(cmds[i].result.command_id)),
+                                       PRODUCER_DEDUP_TAG_LOG);
+            }
+        }
+    }
+    if (rc == PRODUCER_RECORDS_OK) {
+        producer_dedup_sets_drop_pending(part->dedup_sets, set_start);
+        LOG_DEBUG("partition %d: %zu dedup entries written into sets, %zu pending", (int)part->id,
+                  written, producer_dedup_sets_pending(part->dedup_sets));
+    }
+
+cleanup:
+    free(cmds);
+    free(buf);
+    return rc;
+}
+
 static int records_snapshot(producer_service *svc, producer_partition *part) {
+    int prc = records_persist(svc, part, true);
+    if (prc != PRODUCER_RECORDS_OK)
+        return prc;
     producer_snapshot_written w;
     int rc = producer_snapshot_write(svc->codec, svc->producer, svc->rkt_snapshots, part,
                                      svc->snapshot_max_bytes, &svc->snap_scratch, &w);
@@ -583,6 +776,7 @@ static int records_snapshot(producer_service *svc, producer_partition *part) {
         return PRODUCER_RECORDS_ABORT;
     part->events_since_snapshot = 0;
     part->last_snapshot_ms = service_now_ms();
+    producer_ops_snapshot(svc->ops);
     LOG_INFO("partition %d snapshot: %zu accounts up to events offset %lld in %zu chunk(s) of "
              "%zu bytes (epoch %s, %zu stale chunk keys deleted)",
              (int)part->id, w.accounts, (long long)part->next_events_offset, w.chunks, w.bytes,
@@ -592,8 +786,14 @@ static int records_snapshot(producer_service *svc, producer_partition *part) {
 
 static int records_snapshots(producer_service *svc) {
     int64_t now = service_now_ms();
+    size_t set_cap = records_set_capacity(svc);
     for (int32_t p = 0; p < svc->partition_count; p++) {
         producer_partition *part = &svc->parts[p];
+        if (part->active && producer_dedup_sets_pending(part->dedup_sets) >= set_cap) {
+            int rc = records_persist(svc, part, false);
+            if (rc != PRODUCER_RECORDS_OK)
+                return rc;
+        }
         if (!part->active || part->events_since_snapshot == 0 || part->next_events_offset < 0)
             continue;
         if (part->events_since_snapshot < svc->snapshot_every &&

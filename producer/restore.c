@@ -277,12 +277,68 @@ static int restore_cmd_entry(restore_snapshots *rs, const rd_kafka_message_t *ms
                                    sizeof(why)) != 0) {
         LOG_WARN("restore: skipping dedup entry '%.*s': cannot encode its result: %s", (int)id_len,
                  id, why);
-    } else if (producer_dedup_put(rs->part->dedup, id, id_len, buf, len, cmd->handled_at_ms) != 0) {
+    } else if (producer_dedup_put_tagged(rs->part->dedup, id, id_len, buf, len, cmd->handled_at_ms,
+                                         PRODUCER_DEDUP_TAG_OWN) != 0) {
         snprintf(errstr, errstr_size, "out of memory restoring the dedup window of partition %d",
                  (int)rs->part->id);
         rc = -1;
     }
     ledger_snapshot_release(&entry);
+    return rc;
+}
+
+/* A `cmds/<uuid>` set of dedup entries (dedup_sets.h): each joins the
+ * window as one of the set's; its tombstone means that every one of them
+ * had left the window. */
+static int restore_cmd_set(restore_snapshots *rs, const rd_kafka_message_t *msg, char *errstr,
+                           size_t errstr_size) {
+    const char *key = msg->key;
+    if (msg->key_len > PRODUCER_DEDUP_SET_KEY_MAX) {
+        LOG_WARN("restore: ignoring an over-long set key at '%s' [%d] offset %lld",
+                 rs->restore->snapshots_topic, (int)msg->partition, (long long)msg->offset);
+        return 0;
+    }
+    if (msg->payload == NULL) {
+        producer_dedup_sets_deleted(rs->part->dedup_sets, key, msg->key_len);
+        return 0;
+    }
+    char why[256];
+    ledger_snapshot set;
+    if (ledger_codec_decode_snapshot(rs->restore->codec, msg->payload, msg->len, &set, why,
+                                     sizeof(why)) != 0) {
+        LOG_WARN("restore: skipping dedup set '%.*s' at '%s' [%d] offset %lld: %s",
+                 (int)msg->key_len, key, rs->restore->snapshots_topic, (int)msg->partition,
+                 (long long)msg->offset, why);
+        return 0;
+    }
+    int rc = 0;
+    uint32_t tag = 0;
+    if (producer_dedup_sets_add(rs->part->dedup_sets, key, msg->key_len, &tag) != 0)
+        rc = -1;
+    for (size_t k = 0; rc == 0 && k < set.command_count; k++) {
+        snapshot_command *cmd = &set.commands[k];
+        const char *id = cmd->result.command_id;
+        size_t id_len = ledger_id_len(id, sizeof(cmd->result.command_id));
+        cmd->result.duplicate = false;
+        uint8_t buf[LEDGER_CODEC_RESULT_MAX];
+        size_t len = 0;
+        if (!ledger_command_id_valid(id, id_len) ||
+            ledger_codec_encode_result(rs->restore->codec, &cmd->result, buf, sizeof(buf), &len,
+                                       why, sizeof(why)) != 0) {
+            LOG_WARN("restore: skipping an entry of dedup set '%.*s': not a valid result",
+                     (int)msg->key_len, key);
+            continue;
+        }
+        if (producer_dedup_put_tagged(rs->part->dedup, id, id_len, buf, len, cmd->handled_at_ms,
+                                      tag) != 0)
+            rc = -1;
+        else
+            producer_dedup_sets_join(rs->part->dedup_sets, tag);
+    }
+    if (rc != 0)
+        snprintf(errstr, errstr_size, "out of memory restoring the dedup window of partition %d",
+                 (int)rs->part->id);
+    ledger_snapshot_release(&set);
     return rc;
 }
 
@@ -294,6 +350,9 @@ static int restore_snapshot_record(void *ctxs, size_t i, const rd_kafka_message_
     if (msg->key_len > RESTORE_CMD_PREFIX_LEN &&
         memcmp(msg->key, RESTORE_CMD_PREFIX, RESTORE_CMD_PREFIX_LEN) == 0)
         return restore_cmd_entry(rs, msg, errstr, errstr_size);
+    if (msg->key_len > PRODUCER_DEDUP_SET_PREFIX_LEN &&
+        memcmp(msg->key, PRODUCER_DEDUP_SET_PREFIX, PRODUCER_DEDUP_SET_PREFIX_LEN) == 0)
+        return restore_cmd_set(rs, msg, errstr, errstr_size);
     LOG_WARN("restore: ignoring a record with an unknown key at '%s' [%d] offset %lld",
              rs->restore->snapshots_topic, (int)msg->partition, (long long)msg->offset);
     return 0;
@@ -404,8 +463,9 @@ static int restore_event_record(void *ctxs, size_t i, const rd_kafka_message_t *
         if (ledger_codec_encode_result(re->restore->codec, &result, buf, sizeof(buf), &blen, why,
                                        sizeof(why)) != 0)
             LOG_WARN("restore: cannot encode the result of '%s': %s", event.command_id, why);
-        else if (producer_dedup_put(re->part->dedup, event.command_id, id_len, buf, blen,
-                                    handled_at) != 0) {
+        else if (producer_dedup_put_tagged(re->part->dedup, event.command_id, id_len, buf, blen,
+                                           handled_at, PRODUCER_DEDUP_TAG_LOG) != 0 ||
+                 producer_dedup_sets_pend(re->part->dedup_sets, event.command_id, id_len) != 0) {
             snprintf(errstr, errstr_size,
                      "out of memory restoring the dedup window of "
                      "partition %d",

@@ -10,12 +10,14 @@
  *   2. decide: each record, in partition order, against the in-memory state
  *      of its partition; events go to ledger.events (explicit partition =
  *      the command partition, which is murmur2(account) when the topics have
- *      the same partition count, checked at start), transfer steps back to
- *      ledger.commands keyed by the account whose partition must act next;
- *      the state is updated as each event is produced; results (with the
- *      positions of their events), `cmd/<id>` deduplication entries go out
- *      as soon as they are complete, which is at once when the partition's
- *      next offset is known (records.c);
+ *      the same partition count, checked at start); a transfer's credit
+ *      side is decided at once when this instance owns the other partition
+ *      too, else it is a step back to ledger.commands keyed by the account
+ *      whose partition must act next; the state is updated as each event is
+ *      produced; results (with the positions of their events) and the
+ *      rejected ones' `cmd/<id>` deduplication entries go out as soon as
+ *      they are complete, which is at once when the partition's next offset
+ *      is known (records.c);
  *   3. flush: every delivery report is in: the predicted positions are
  *      checked, the other results get theirs;
  *   4. the remaining results, expired entries' tombstones, due snapshots,
@@ -50,11 +52,13 @@
  */
 #include "service.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -94,6 +98,18 @@ const ledger_config_setting producer_service_settings[] = {
      .max = 60000,
      .metavar = "DURATION",
      .help = "longest time a batch collects commands before its transaction"},
+    /* For tests of fencing: a deterministic window in which the transaction
+     * is open and its records are written but not committed, so a test can
+     * freeze the process there instead of racing a commit of a few ms. */
+    {.name = "debug_hold_before_commit",
+     .env = "LEDGER_PRODUCER_DEBUG_HOLD_BEFORE_COMMIT",
+     .flag = "debug-hold-before-commit",
+     .type = LEDGER_CONFIG_DURATION,
+     .def = "0",
+     .min = 0,
+     .max = 60000,
+     .metavar = "DURATION",
+     .help = "testing only: keep each transaction open this long before its commit"},
     {.name = "max_batch",
      .env = "LEDGER_PRODUCER_MAX_BATCH",
      .flag = "max-batch",
@@ -201,6 +217,7 @@ static int service_conf_default(const ledger_config *cfg, rd_kafka_conf_t *conf,
 
 static void service_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
     producer_service *svc = opaque;
+    producer_ops_kafka_error(svc->ops);
     if (err == RD_KAFKA_RESP_ERR__FATAL) {
         char why[512];
         rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, why, sizeof(why));
@@ -306,6 +323,7 @@ producer_service *producer_service_new(const ledger_config *cfg, char *errstr, s
     }
     svc->cfg = cfg;
     svc->commit_interval_ms = ledger_config_duration_ms(cfg, "commit_interval");
+    svc->hold_before_commit_ms = ledger_config_duration_ms(cfg, "debug_hold_before_commit");
     svc->max_batch = (size_t)ledger_config_int(cfg, "max_batch");
     svc->snapshot_every = ledger_config_int(cfg, "snapshot_every");
     svc->snapshot_interval_ms = ledger_config_duration_ms(cfg, "snapshot_interval");
@@ -359,6 +377,11 @@ producer_service *producer_service_new(const ledger_config *cfg, char *errstr, s
     svc->restore = producer_restore_new(cfg, svc->codec, restore_group, errstr, errstr_size);
     if (svc->restore == NULL)
         goto fail;
+    svc->ops = producer_ops_new(cfg);
+    if (svc->ops == NULL) {
+        snprintf(errstr, errstr_size, "out of memory");
+        goto fail;
+    }
     svc->rkt_commands = rd_kafka_topic_new(svc->producer, svc->topic_commands, NULL);
     svc->rkt_events = rd_kafka_topic_new(svc->producer, svc->topic_events, NULL);
     svc->rkt_results = rd_kafka_topic_new(svc->producer, svc->topic_results, NULL);
@@ -406,6 +429,7 @@ void producer_service_destroy(producer_service *svc) {
     producer_batch_destroy(svc->batch);
     producer_snapshot_scratch_release(&svc->snap_scratch);
     ledger_codec_destroy(svc->codec);
+    producer_ops_destroy(svc->ops);
     free(svc);
 }
 
@@ -417,6 +441,8 @@ static int service_restore(producer_service *svc, const int32_t *ids, size_t n) 
     if (n == 0)
         return 0;
     int rc = -1;
+    int64_t started = service_now_ms();
+    producer_ops_set_ready(svc->ops, false, "restoring partitions");
     producer_partition **parts = calloc(n, sizeof(*parts));
     producer_restore_stats *stats = calloc(n, sizeof(*stats));
     if (parts == NULL || stats == NULL) {
@@ -449,6 +475,8 @@ static int service_restore(producer_service *svc, const int32_t *ids, size_t n) 
                  (long long)stats[i].elapsed_ms, (long long)stats[i].snapshot_events_offset,
                  stats[i].dedup_entries);
     }
+    producer_ops_restored(svc->ops, stats, n, service_now_ms() - started);
+    producer_ops_set_ready(svc->ops, true, NULL);
     rc = 0;
 
 done:
@@ -540,6 +568,8 @@ static void service_assign(producer_service *svc, rd_kafka_t *rk,
     if (parts->cnt > 0 || !svc->ready)
         LOG_INFO("assigned %d partition(s) of '%s', restored in %lld ms", parts->cnt,
                  svc->topic_commands, (long long)(service_now_ms() - started));
+    producer_ops_rebalance(svc->ops, svc, "assigned", parts);
+    producer_ops_set_ready(svc->ops, true, NULL);
     if (!svc->ready) {
         svc->ready = true;
         LOG_INFO("ready");
@@ -557,6 +587,7 @@ static void service_revoke(producer_service *svc, rd_kafka_t *rk,
     }
     LOG_INFO("%s %d partition(s) of '%s'", lost ? "lost" : "revoked", parts->cnt,
              svc->topic_commands);
+    producer_ops_rebalance(svc->ops, svc, lost ? "lost" : "revoked", parts);
     if (cooperative) {
         rd_kafka_error_t *error = rd_kafka_incremental_unassign(rk, parts);
         if (error != NULL) {
@@ -646,6 +677,16 @@ static service_txn_status service_transaction(producer_service *svc) {
         return SERVICE_TXN_FATAL; /* nothing is open: begin fails on a broken producer only */
 
     int64_t started_us = service_now_us();
+    LOG_DEBUG("transaction of %zu records begins", svc->msg_count);
+    /* How long the oldest record waited to be read and taken (its
+     * producer's timestamp to here), for the debug line below. */
+    int64_t oldest_ms = INT64_MAX;
+    for (size_t i = 0; i < svc->msg_count; i++) {
+        int64_t ts = rd_kafka_message_timestamp(svc->msgs[i], NULL);
+        if (ts >= 0 && ts < oldest_ms)
+            oldest_ms = ts;
+    }
+    int64_t waited_ms = oldest_ms == INT64_MAX ? -1 : service_wall_ms() - oldest_ms;
     producer_batch_reset(svc->batch);
     svc->dr_err = RD_KAFKA_RESP_ERR_NO_ERROR;
     svc->produce_failed = false;
@@ -688,6 +729,16 @@ static service_txn_status service_transaction(producer_service *svc) {
         return service_status_of(rc);
     int64_t finished_us = service_now_us();
 
+    if (svc->hold_before_commit_ms > 0) {
+        LOG_INFO("holding the transaction open for %lld ms before its commit "
+                 "(--debug-hold-before-commit)",
+                 (long long)svc->hold_before_commit_ms);
+        struct timespec hold = {.tv_sec = svc->hold_before_commit_ms / 1000,
+                                .tv_nsec = (svc->hold_before_commit_ms % 1000) * 1000000L};
+        while (nanosleep(&hold, &hold) != 0 && errno == EINTR)
+            ;
+    }
+
     do {
         status =
             service_txn_error(rd_kafka_commit_transaction(svc->producer, SERVICE_TXN_TIMEOUT_MS),
@@ -698,11 +749,13 @@ static service_txn_status service_transaction(producer_service *svc) {
     if (svc->dr_err != RD_KAFKA_RESP_ERR_NO_ERROR)
         LOG_WARN("a delivery failed after the commit");
     producer_records_committed(svc);
+    producer_ops_committed(svc->ops, svc, started_us);
     LOG_DEBUG("transaction of %zu records: offsets %lld us, decide %lld us, flush %lld us, "
-              "finish %lld us, commit %lld us",
+              "finish %lld us, commit %lld us; the oldest record waited %lld ms",
               svc->msg_count, (long long)(offsets_us - started_us),
               (long long)(decided_us - offsets_us), (long long)(flushed_us - decided_us),
-              (long long)(finished_us - flushed_us), (long long)(service_now_us() - finished_us));
+              (long long)(finished_us - flushed_us), (long long)(service_now_us() - finished_us),
+              (long long)waited_ms);
     return status;
 }
 
@@ -789,6 +842,7 @@ static void service_collect(producer_service *svc, volatile sig_atomic_t *stop) 
         if (msg == NULL) {
             if (svc->msg_count > 0)
                 break;
+            producer_ops_tick(svc->ops, svc);
             continue;
         }
         if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -874,6 +928,11 @@ static int service_init_transactions(producer_service *svc, volatile sig_atomic_
 }
 
 int producer_service_run(producer_service *svc, volatile sig_atomic_t *stop) {
+    char errstr[512];
+    if (producer_ops_start(svc->ops, errstr, sizeof(errstr)) != 0) {
+        LOG_ERROR("%s", errstr);
+        return 1;
+    }
     LOG_INFO("starting: brokers %s, topics '%s*', group '%s', transactional.id '%s'",
              ledger_config_str(svc->cfg, "brokers"), ledger_config_str(svc->cfg, "topic_prefix"),
              ledger_config_str(svc->cfg, "group_id"), svc->transactional_id);
@@ -900,6 +959,7 @@ int producer_service_run(producer_service *svc, volatile sig_atomic_t *stop) {
             svc->transactions++;
             service_drop_msgs(svc);
         } else if (status == SERVICE_TXN_ABORT) {
+            producer_ops_aborted(svc->ops);
             if (service_abort(svc) != 0)
                 svc->fatal = true;
         } else {

@@ -21,7 +21,9 @@
 
 /* The service's own settings (group id, transactional id prefix, batching,
  * snapshots, deduplication window, topic creation). A program composes them
- * with ledger_config_kafka_settings and ledger_config_common_settings. */
+ * with ledger_config_kafka_settings, ledger_config_topic_settings,
+ * ledger_config_common_settings and ledger_config_ops_settings (the
+ * operations endpoint, producer/ops.h). */
 extern const ledger_config_setting producer_service_settings[];
 
 typedef struct producer_service producer_service;

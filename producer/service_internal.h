@@ -18,6 +18,7 @@
 #include "config.h"
 #include "entropy.h"
 #include "kafka.h"
+#include "ops.h"
 #include "partition.h"
 #include "restore.h"
 #include "service.h"
@@ -29,6 +30,7 @@ struct producer_service {
     rd_kafka_t *consumer;
     rd_kafka_t *producer;
     producer_restore *restore;
+    producer_ops *ops; /* metrics, /healthz and their endpoint */
     rd_kafka_topic_t *rkt_commands, *rkt_events, *rkt_results, *rkt_snapshots;
     char topic_commands[LEDGER_KAFKA_TOPIC_NAME_BUF];
     char topic_events[LEDGER_KAFKA_TOPIC_NAME_BUF];
@@ -38,6 +40,7 @@ struct producer_service {
 
     /* settings */
     int64_t commit_interval_ms;
+    int64_t hold_before_commit_ms; /* --debug-hold-before-commit, 0 = none */
     size_t max_batch;
     int64_t snapshot_every;
     int64_t snapshot_interval_ms;

@@ -58,6 +58,10 @@ size_t projector_keys_current(const char *ns, const char *view, char *buf, size_
     return keyf(buf, size, "%s:%s:current", ns, view);
 }
 
+size_t projector_keys_progress(const char *ns, const char *view, char *buf, size_t size) {
+    return keyf(buf, size, "%s:%s:progress", ns, view);
+}
+
 size_t projector_keys_building(const char *ns, const char *view, char *buf, size_t size) {
     return keyf(buf, size, "%s:%s:building", ns, view);
 }

@@ -8,6 +8,8 @@
  *     <ns>:<view>:current                 current generation (absent = 1)
  *     <ns>:<view>:building                generation a rebuild is writing
  *     <ns>:<view>:rebuild_lease           token of the live rebuild (with a TTL)
+ *     <ns>:<view>:progress                hash process id -> JSON of its progress, for
+ *                                         `ledger status` (projector_ops.h)
  *     <ns>:<view>:g<gen>:checkpoints      hash partition -> next offset to apply
  *     <ns>:<view>:g<gen>:quarantine       hash account -> JSON of the first bad record
  *     <ns>:<view>:g<gen>:dlq:{<account>}  hash: the account's records held in the DLQ
@@ -41,6 +43,7 @@ extern const ledger_config_setting projector_keys_settings[];
 size_t projector_keys_current(const char *ns, const char *view, char *buf, size_t size);
 size_t projector_keys_building(const char *ns, const char *view, char *buf, size_t size);
 size_t projector_keys_rebuild_lease(const char *ns, const char *view, char *buf, size_t size);
+size_t projector_keys_progress(const char *ns, const char *view, char *buf, size_t size);
 size_t projector_keys_checkpoints(const char *ns, const char *view, int64_t gen, char *buf,
                                   size_t size);
 size_t projector_keys_quarantine(const char *ns, const char *view, int64_t gen, char *buf,

@@ -3,12 +3,17 @@
  * backoff whenever it fails), the `ledger_projector` function library, the
  * generation, the checkpoints, and the two round trips of a batch.
  *
- * The atomic unit is the Redis 7 function ledger_apply (FCALL), which checks
- * the generation and the partition's checkpoint and only then runs every
- * write of the batch and moves the checkpoint: data and checkpoint change
- * together or not at all (functions are replicated and written to the AOF as
- * one MULTI/EXEC), and a writer that lost its partition, or works from an
- * old position, writes nothing.
+ * The atomic unit is a transaction conditional on what the batch started
+ * from: round trip 1 WATCHes the view's checkpoints hash and generation
+ * keys, reads them with the view's reads and opens a MULTI; round trip 2
+ * (after the checks, in the store: generation and checkpoint as expected)
+ * queues every write and the new checkpoint and EXECs. Data and checkpoint
+ * change together or not at all (a transaction is replicated and written to
+ * the AOF as one MULTI/EXEC), and a writer that lost its partition, or works
+ * from an old position, writes nothing: the change of a watched key aborts
+ * its EXEC. The function ledger_apply (FCALL) does the same as one
+ * server-side step, and is used for what a transaction cannot express: the
+ * DLQ's guards on other keys (`ledger dlq`, and batches that hold records).
  *
  * Retrying: every call below that only reads retries by itself (reconnect,
  * backoff from 100 ms doubling to 5 s, one WARN line per failure) until it
@@ -78,19 +83,27 @@ int projector_store_generation(projector_store *store, int64_t *gen);
 int projector_store_checkpoints(projector_store *store, int64_t gen, const int32_t *partitions,
                                 size_t n, int64_t *out);
 
-/* Round trip 1: HGET of the partition's checkpoint in the batch's
- * generation and every read of the batch, pipelined, retrying until all
- * replies are in. replies (caller-allocated, view_batch_read_count entries)
- * receives replies the caller frees with freeReplyObject (error replies
- * included: they are the view's to judge). Returns 0, or -1 when stopped or
- * the checkpoint is malformed (logged). */
+/* Round trip 1: WATCH of the checkpoints and generation keys, HGET of the
+ * partition's checkpoint in the batch's generation, every read of the
+ * batch and MULTI, pipelined, retrying until all replies are in. replies
+ * (caller-allocated, view_batch_read_count entries) receives the replies
+ * (error replies included: they are the view's to judge). They belong to
+ * the store and stay valid until its next projector_store_read: the caller
+ * does not free them. Returns 0, or -1 when stopped or the checkpoint is
+ * malformed (logged). */
 int projector_store_read(projector_store *store, view_batch *batch, int32_t partition,
                          int64_t *checkpoint, redisReply **replies);
 
-/* Round trip 2: FCALL ledger_apply with the batch's writes, conditional on
- * `mode`'s generation being the batch's and the partition's checkpoint being
- * `expected` (PROJECTOR_NO_CHECKPOINT = absent); sets it to `next`. Reloads
- * the library once if Redis lost it. */
+/* Round trip 2: the batch's writes and the partition's new checkpoint
+ * `next`, conditional on `mode`'s generation being the batch's and the
+ * partition's checkpoint being `expected` (PROJECTOR_NO_CHECKPOINT =
+ * absent). Right after projector_store_read of the same partition, inside
+ * the transaction it opened: the checks are made on what it read, the
+ * writes are queued and EXEC runs them, or none if a watched key changed
+ * meanwhile (then checked and sent again). A batch with guards
+ * (view_batch_pseudo_count), or one not read just before, goes through
+ * FCALL ledger_apply instead, which checks and writes as one step (the
+ * library is reloaded once if Redis lost it). */
 projector_store_result projector_store_apply(projector_store *store, view_batch *batch,
                                              projector_store_mode mode, int32_t partition,
                                              int64_t expected, int64_t next);

@@ -53,6 +53,7 @@
 #include "kafka.h"
 #include "log.h"
 #include "projector_keys.h"
+#include "projector_ops.h"
 #include "projector_store.h"
 #include "rebuild.h"
 #include "redis.h"
@@ -66,6 +67,8 @@
  * rebuild that has reached the end tries the switch. */
 #define RUNTIME_GENERATION_CHECK_MS 1000
 #define RUNTIME_REBUILD_CHECK_MS    200
+/* How often the applied positions are committed to Kafka (a hint only). */
+#define RUNTIME_COMMIT_MS 500
 
 /* Raised by SIGTERM/SIGINT. The only state outside the runtime struct: a
  * signal handler can reach nothing else. */
@@ -111,6 +114,15 @@ static const ledger_config_setting runtime_settings[] = {
      .max = 60000,
      .help = "longest wait for more events after a batch's first one (e.g. 50ms; a bare "
              "number is seconds)"},
+    {.name = "batch_linger",
+     .env = "LEDGER_BATCH_LINGER",
+     .flag = "batch-linger",
+     .type = LEDGER_CONFIG_DURATION,
+     .def = "1ms",
+     .min = 0,
+     .max = 60000,
+     .help = "a batch is applied as soon as no event came for this long (caught up: low "
+             "latency), or at --batch-max-wait, whichever is first"},
     LEDGER_CONFIG_END,
 };
 
@@ -153,6 +165,7 @@ typedef struct runtime {
     projector_rebuild *rebuild; /* --rebuild only */
     bool switched;              /* --rebuild: the built generation is current now */
     int64_t next_tick_ms;       /* the next periodic check (generation, lease, switch) */
+    int64_t next_commit_ms;     /* the next advisory commit of offsets to Kafka */
     bool ready;
     bool fatal; /* a bug or out of memory: stop */
 
@@ -162,6 +175,7 @@ typedef struct runtime {
 
     size_t max_events;
     int64_t max_wait_ms;
+    int64_t linger_ms;
     rd_kafka_message_t **msgs; /* the collected batch */
     size_t msgs_len;
     size_t *order;              /* message indices sorted by partition, log order kept */
@@ -176,9 +190,12 @@ typedef struct runtime {
     size_t *slot_slice; /* per place in events[]: the record's index in slice[] */
     const char **qargv; /* the quarantine HMGET of a slice */
     size_t *qlens;
-    char pseudo_key[16];  /* "?<partition>" of the slice */
-    size_t slice_applied; /* events applied by the slice being written */
-    projector_dlq *dlq;   /* where records that cannot be applied go */
+    char pseudo_key[16];      /* "?<partition>" of the slice */
+    size_t slice_applied;     /* events applied by the slice being written */
+    size_t slice_held;        /* records of the slice held in the DLQ (ops metrics) */
+    size_t slice_quarantined; /* accounts the slice quarantines (ops metrics) */
+    projector_ops *ops;       /* metrics, /healthz, progress (projector_ops.h) */
+    projector_dlq *dlq;       /* where records that cannot be applied go */
     redisReply **replies;
     size_t replies_cap;
     rd_kafka_topic_partition_list_t *commits;
@@ -256,6 +273,7 @@ static void resync_all(runtime *rt) {
         LOG_INFO("generation of view '%s' is now %lld (was %lld)", rt->view->name, (long long)gen,
                  (long long)rt->gen);
     rt->gen = gen;
+    projector_ops_generation(rt->ops, gen);
     for (size_t p = 0; p < rt->parts_cap; p++) {
         if (!rt->parts[p].owned)
             continue;
@@ -315,8 +333,11 @@ static void on_assign(runtime *rt, rd_kafka_t *rk, rd_kafka_topic_partition_list
         } else if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
             LOG_ERROR("cannot assign partitions: %s", rd_kafka_err2str(err));
         }
+        projector_ops_rebalance(rt->ops, "assign");
+        projector_ops_generation(rt->ops, rt->gen);
         if (!rt->ready) {
             rt->ready = true;
+            projector_ops_set_ready(rt->ops);
             LOG_INFO("ready");
         }
     } else if (!cooperative) {
@@ -329,6 +350,7 @@ static void on_assign(runtime *rt, rd_kafka_t *rk, rd_kafka_topic_partition_list
 static void on_revoke(runtime *rt, rd_kafka_t *rk, rd_kafka_topic_partition_list_t *list,
                       bool cooperative) {
     bool lost = rd_kafka_assignment_lost(rk);
+    projector_ops_rebalance(rt->ops, lost ? "lost" : "revoke");
     for (int i = 0; i < list->cnt; i++) {
         int32_t p = list->elems[i].partition;
         if (p >= 0 && (size_t)p < rt->parts_cap)
@@ -419,12 +441,11 @@ static void decode_record(runtime *rt, size_t i) {
         grp->good++;
 }
 
+/* Forgets round trip 1's replies: they are the store's (projector_store_read),
+ * reused by its next read, never freed here. */
 static void free_replies(runtime *rt, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        if (rt->replies[i] != NULL)
-            freeReplyObject(rt->replies[i]);
+    for (size_t i = 0; i < n; i++)
         rt->replies[i] = NULL;
-    }
 }
 
 static int ensure_replies(runtime *rt, size_t need) {
@@ -530,6 +551,8 @@ static int fold_groups(runtime *rt, int32_t partition, size_t reads) {
     bool holding = false;
     size_t r = 0;
     rt->slice_applied = 0;
+    rt->slice_held = 0;
+    rt->slice_quarantined = 0;
     for (size_t g = 0; g < rt->groups_len; g++) {
         runtime_group *grp = &rt->groups[g];
         const redisReply *entry = q->element[g]->type == REDIS_REPLY_STRING ? q->element[g] : NULL;
@@ -546,6 +569,8 @@ static int fold_groups(runtime *rt, int32_t partition, size_t reads) {
         rt->slice_applied += grp->cut;
         if (grp->cut == grp->count)
             continue;
+        rt->slice_held += grp->count - grp->cut;
+        rt->slice_quarantined += entry == NULL ? 1 : 0;
         if (!holding)
             projector_dlq_begin(rt->dlq);
         holding = true;
@@ -572,11 +597,21 @@ retry:
     return -1;
 }
 
+/* Notes `next` as the partition's position to commit to Kafka (advisory),
+ * replacing what an earlier batch noted. */
+static void commit_later(runtime *rt, int32_t partition, int64_t next) {
+    rd_kafka_topic_partition_t *tp =
+        rd_kafka_topic_partition_list_find(rt->commits, rt->topic, partition);
+    if (tp == NULL)
+        tp = rd_kafka_topic_partition_list_add(rt->commits, rt->topic, partition);
+    tp->offset = next;
+}
+
 /* Applies the decoded groups of one partition: the view's reads (round trip
  * 1, with the checkpoint), the view's folds, then the writes and the new
  * checkpoint `next` (round trip 2); again from round trip 1 after a lost
  * connection. */
-static void apply_slice(runtime *rt, int32_t partition, int64_t next) {
+static void apply_slice(runtime *rt, int32_t partition, int64_t next, int64_t appended_ms) {
     runtime_part *part = &rt->parts[partition];
     size_t inputs = 0;
     for (size_t g = 0; g < rt->groups_len; g++) {
@@ -622,6 +657,7 @@ static void apply_slice(runtime *rt, int32_t partition, int64_t next) {
         if (projector_store_read(rt->store, rt->batch, partition, &checkpoint, rt->replies) != 0)
             return; /* stopping, or a malformed checkpoint (logged): drop */
         if (checkpoint != part->next) {
+            projector_ops_conflict(rt->ops);
             LOG_INFO("checkpoint of partition %d is %lld in redis, this process expected %lld: "
                      "the partition moved or was rewound, seeking there",
                      (int)partition, (long long)checkpoint, (long long)part->next);
@@ -641,11 +677,15 @@ static void apply_slice(runtime *rt, int32_t partition, int64_t next) {
             return;
         }
 
+        double apply_started = projector_ops_clock();
         switch (
             projector_store_apply(rt->store, rt->batch, rt->mode, partition, part->next, next)) {
             case PROJECTOR_STORE_APPLIED:
+                projector_ops_applied(rt->ops, partition, rt->slice_applied, rt->slice_held,
+                                      rt->slice_quarantined, projector_ops_clock() - apply_started,
+                                      appended_ms);
                 part->next = next;
-                rd_kafka_topic_partition_list_add(rt->commits, rt->topic, partition)->offset = next;
+                commit_later(rt, partition, next);
                 rt->applied_batches++;
                 rt->applied_events += rt->slice_applied;
                 return;
@@ -653,6 +693,8 @@ static void apply_slice(runtime *rt, int32_t partition, int64_t next) {
                 int64_t cp;
                 if (projector_store_checkpoints(rt->store, rt->gen, &partition, 1, &cp) != 0)
                     return;
+                if (cp != part->next)
+                    projector_ops_conflict(rt->ops);
                 if (cp == part->next) {
                     /* Same checkpoint: a guard failed, i.e. `ledger dlq`
                      * changed a quarantine under the batch. */
@@ -684,6 +726,7 @@ static void apply_slice(runtime *rt, int32_t partition, int64_t next) {
                 return;
             case PROJECTOR_STORE_FAILED:
             case PROJECTOR_STORE_UNKNOWN:
+                projector_ops_redis_error(rt->ops);
                 if (runtime_stop)
                     return; /* the batch is dropped: nothing half-written */
                 continue;   /* again from round trip 1, whose checkpoint tells */
@@ -732,7 +775,8 @@ static void process_partition(runtime *rt, int32_t partition, const size_t *idx,
     /* Decode in log order, each record into its group's place. */
     for (size_t i = 0; i < accepted; i++)
         decode_record(rt, i);
-    apply_slice(rt, partition, rt->slice[accepted - 1]->offset + 1);
+    apply_slice(rt, partition, rt->slice[accepted - 1]->offset + 1,
+                rd_kafka_message_timestamp(rt->slice[accepted - 1], NULL));
     clear_groups(rt);
 }
 
@@ -767,7 +811,11 @@ static void process_batch(runtime *rt) {
             process_partition(rt, (int32_t)p, rt->order + begin, end - begin);
         begin = end;
     }
-    if (rt->commits->cnt > 0) {
+    /* At most every RUNTIME_COMMIT_MS: caught up, batches are a few events
+     * each, and a commit per batch would be most of the broker's work. */
+    int64_t now = mono_ms();
+    if (rt->commits->cnt > 0 && now >= rt->next_commit_ms) {
+        rt->next_commit_ms = now + RUNTIME_COMMIT_MS;
         rd_kafka_resp_err_t err = rd_kafka_commit(rt->rk, rt->commits, 1 /* async */);
         if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
             LOG_DEBUG("commit of offsets (advisory) failed: %s", rd_kafka_err2str(err));
@@ -782,23 +830,31 @@ static void drop_batch(runtime *rt) {
     rt->msgs_len = 0;
 }
 
-/* Collects up to max_events messages, waiting at most max_wait after the
- * first. Returns when the batch is ready or a stop was asked. */
+/* Collects up to max_events messages, for at most max_wait after the first,
+ * and no longer than events keep coming: once a batch has begun, a poll
+ * that finds nothing within linger ends it. Catching up, the queue is never
+ * empty and batches grow to max_events; caught up, an event is applied
+ * about as soon as it arrives instead of waiting out max_wait. Returns when
+ * the batch is ready or a stop was asked. */
 static void collect_batch(runtime *rt) {
-    int64_t deadline = -1;
+    int64_t deadline = -1, idle_until = -1;
     while (rt->msgs_len < rt->max_events && !runtime_stop && !rt->fatal) {
         int timeout = 100;
         if (deadline >= 0) {
-            int64_t left = deadline - mono_ms();
-            if (left <= 0)
+            int64_t now = mono_ms();
+            if (now >= deadline)
                 break;
-            timeout = left < 100 ? (int)left : 100;
+            int64_t until = idle_until < deadline ? idle_until : deadline;
+            timeout = until <= now ? 0 : until - now < 100 ? (int)(until - now) : 100;
         }
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rt->rk, timeout);
         if (m == NULL) {
-            if (deadline < 0 && rt->msgs_len > 0)
-                break;
-            if (deadline < 0 && mono_ms() >= rt->next_tick_ms)
+            if (rt->msgs_len > 0) {
+                if (mono_ms() >= idle_until)
+                    break; /* nothing came for linger: apply what there is */
+                continue;
+            }
+            if (mono_ms() >= rt->next_tick_ms)
                 break; /* idle: time for the periodic checks */
             continue;
         }
@@ -808,6 +864,7 @@ static void collect_batch(runtime *rt) {
                 if (known)
                     rt->parts[m->partition].end_pending = true; /* (--rebuild only) */
             } else {
+                projector_ops_kafka_error(rt->ops);
                 LOG_WARN("consumer: %s", rd_kafka_message_errstr(m));
             }
             rd_kafka_message_destroy(m);
@@ -818,8 +875,10 @@ static void collect_batch(runtime *rt) {
             rt->parts[m->partition].end_pending = false;
         }
         rt->msgs[rt->msgs_len++] = m;
+        int64_t now = mono_ms();
         if (deadline < 0)
-            deadline = mono_ms() + rt->max_wait_ms;
+            deadline = now + rt->max_wait_ms;
+        idle_until = now + rt->linger_ms;
     }
 }
 
@@ -885,6 +944,9 @@ static void rebuild_progress(runtime *rt) {
  * event comes; a batch that comes first finds out by itself (ledger_apply
  * refuses the old generation, and resync_all follows). */
 static void periodic(runtime *rt) {
+    for (size_t p = 0; p < rt->parts_cap; p++)
+        projector_ops_partition(rt->ops, (int32_t)p, rt->parts[p].owned, rt->parts[p].next);
+    projector_ops_tick(rt->ops, rt->rk, rt->topic);
     if (rt->mode == PROJECTOR_STORE_BUILDING) {
         rebuild_progress(rt);
         return;
@@ -1014,6 +1076,7 @@ static int assign_all(runtime *rt, const char *group_id) {
     }
     LOG_INFO("view '%s' rebuilding generation %lld from '%s' (%d partitions, group '%s')",
              rt->view->name, (long long)rt->gen, rt->topic, count, group_id);
+    projector_ops_set_ready(rt->ops);
     rc = 0;
 cleanup:
     free(ids);
@@ -1051,6 +1114,12 @@ static int start_consumer(runtime *rt) {
         {"isolation.level", "read_committed"},
         {"auto.offset.reset", "earliest"},
         {"enable.auto.offset.store", "false"},
+        /* librdkafka prefetches up to 100,000 messages or 64 MB by default,
+         * most of a catching-up projector's memory: four default batches
+         * ahead bound it whatever the log's length (fewer starve the
+         * consumer: 20,000 halved the catch-up rate) */
+        {"queued.min.messages", "40000"},
+        {"queued.max.messages.kbytes", "8192"},
     };
     bool ok =
         rd_kafka_conf_set(conf, "group.id", group_id, errstr, sizeof(errstr)) == RD_KAFKA_CONF_OK;
@@ -1112,6 +1181,8 @@ static ledger_config *new_config(const projector_view *view) {
         projector_keys_settings,
         runtime_settings,
         projector_rebuild_settings,
+        ledger_config_ops_settings,
+        projector_ops_settings,
         ledger_config_common_settings,
         view != NULL ? view->settings : NULL,
         NULL,
@@ -1193,6 +1264,7 @@ static int load_config(runtime *rt, ledger_config *cfg, int argc, char **argv) {
     rt->ns = ledger_config_str(cfg, "redis_prefix");
     rt->max_events = (size_t)ledger_config_int(cfg, "batch_max_events");
     rt->max_wait_ms = ledger_config_duration_ms(cfg, "batch_max_wait");
+    rt->linger_ms = ledger_config_duration_ms(cfg, "batch_linger");
     if (rt->view->open != NULL &&
         rt->view->open(cfg, &rt->view_state, errstr, sizeof(errstr)) != 0) {
         fprintf(stderr, "%s: %s\n", RUNTIME_PROGRAM, errstr);
@@ -1225,6 +1297,7 @@ static int start_rebuild(runtime *rt) {
     }
     rt->mode = PROJECTOR_STORE_BUILDING;
     rt->gen = building;
+    projector_ops_generation(rt->ops, building);
     LOG_INFO("rebuilding view '%s' into generation %lld from offset zero; queries read "
              "generation %lld until the switch",
              rt->view->name, (long long)building, (long long)current);
@@ -1271,6 +1344,9 @@ int projector_run(const projector_view *view, int argc, char **argv) {
     ledger_log_level level = LEDGER_LOG_LEVEL_INFO;
     (void)ledger_log_level_parse(ledger_config_str(cfg, "log_level"), &level);
     ledger_log_init(RUNTIME_PROGRAM, level);
+    ledger_log_format log_format = LEDGER_LOG_FORMAT_TEXT;
+    (void)ledger_log_format_parse(ledger_config_str(cfg, "log_format"), &log_format);
+    ledger_log_set_format(log_format);
     install_signals();
 
     rt.codec = ledger_codec_new(errstr, sizeof(errstr));
@@ -1288,6 +1364,14 @@ int projector_run(const projector_view *view, int argc, char **argv) {
         goto cleanup;
     rt.dlq = projector_dlq_new(cfg, view->name, &runtime_stop, errstr, sizeof(errstr));
     if (rt.dlq == NULL) {
+        LOG_ERROR("%s", errstr);
+        goto cleanup;
+    }
+    /* Before anything waits on Redis or Kafka: /healthz answers "not
+     * ready" meanwhile. */
+    rt.ops = projector_ops_new(cfg, &rt.url, rt.ns, view->name, ledger_config_bool(cfg, "rebuild"),
+                               errstr, sizeof(errstr));
+    if (rt.ops == NULL) {
         LOG_ERROR("%s", errstr);
         goto cleanup;
     }
@@ -1314,6 +1398,7 @@ int projector_run(const projector_view *view, int argc, char **argv) {
             periodic(&rt);
     }
     rc = rt.fatal ? PROJECTOR_EXIT_INFRA : PROJECTOR_EXIT_OK;
+    projector_ops_finish(rt.ops, rt.switched);
     LOG_INFO("stopping: %llu events applied in %llu batches", (unsigned long long)rt.applied_events,
              (unsigned long long)rt.applied_batches);
     if (rt.rebuild != NULL)
@@ -1328,6 +1413,7 @@ cleanup:
         rd_kafka_destroy(rt.rk);
     }
     free_buffers(&rt);
+    projector_ops_destroy(rt.ops);
     projector_dlq_destroy(rt.dlq);
     projector_rebuild_destroy(rt.rebuild);
     projector_store_destroy(rt.store);

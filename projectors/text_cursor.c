@@ -24,10 +24,27 @@ void text_cursor_put_str(text_cursor *c, const char *s) {
     text_cursor_put_bytes(c, s, strlen(s));
 }
 
+size_t text_int_format(int64_t v, char *buf) {
+    char tmp[TEXT_INT_BUF];
+    size_t n = 0;
+    /* in uint64_t so that INT64_MIN negates without overflow */
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    size_t len = 0;
+    if (v < 0)
+        buf[len++] = '-';
+    while (n > 0)
+        buf[len++] = tmp[--n];
+    buf[len] = '\0';
+    return len;
+}
+
 void text_cursor_put_int(text_cursor *c, int64_t v) {
-    char tmp[24];
-    int n = snprintf(tmp, sizeof tmp, "%" PRId64, v);
-    text_cursor_put_bytes(c, tmp, (size_t)n);
+    char tmp[TEXT_INT_BUF];
+    text_cursor_put_bytes(c, tmp, text_int_format(v, tmp));
 }
 
 void text_cursor_put_money(text_cursor *c, int64_t cents) {

@@ -17,6 +17,14 @@ typedef struct text_cursor {
     bool overflow;
 } text_cursor;
 
+/* Room for any int64 in decimal, with its sign and a NUL. */
+#define TEXT_INT_BUF 24
+
+/* Writes v in decimal into buf (TEXT_INT_BUF bytes) and NUL-terminates it;
+ * returns the length. The views format several numbers per account per
+ * batch: this is snprintf's result without its format parsing. */
+size_t text_int_format(int64_t v, char *buf);
+
 void text_cursor_put_bytes(text_cursor *c, const char *s, size_t n);
 void text_cursor_put_str(text_cursor *c, const char *s);
 void text_cursor_put_int(text_cursor *c, int64_t v);

@@ -5,7 +5,13 @@
  *
  * Pointers into the arena are made only when the runtime asks for argv
  * vectors, after the appends of a round trip are done; until then arguments
- * are offsets, so the arena may move when it grows.
+ * are offsets, so the arena may move when it grows. The RESP encodings are
+ * made the same way, on request, into one more reused buffer (`out`).
+ *
+ * Keys are made from a prefix "<ns>:<view>:g<gen>:" computed once per
+ * reset, with the same result as projector_keys_account/_view: a batch
+ * makes one or more keys per account, and snprintf was a tenth of the
+ * projector's instructions.
  */
 #include "view_batch.h"
 
@@ -14,6 +20,7 @@
 #include <string.h>
 
 #include "projector_keys.h"
+#include "text_cursor.h"
 
 typedef struct batch_arg {
     size_t offset; /* into the arena */
@@ -39,6 +46,13 @@ struct view_batch {
     size_t reads_len, reads_cap;
     batch_cmd *writes;
     size_t writes_len, writes_cap;
+    size_t pseudo_len; /* writes named "LEDGER.*" */
+
+    char *out; /* RESP encodings handed out */
+    size_t out_len, out_cap;
+
+    char prefix[PROJECTOR_KEY_BUF]; /* "<ns>:<view>:g<gen>:" */
+    size_t prefix_len;              /* 0: it did not fit (every key is then refused) */
 
     /* argv vectors handed out, rebuilt when stale */
     const char **ptrs;
@@ -62,13 +76,19 @@ static int grow(void **buf, size_t *cap, size_t need, size_t elem) {
     return 0;
 }
 
+static void set_generation(view_batch *b, int64_t gen) {
+    b->gen = gen;
+    b->prefix_len =
+        projector_keys_generation_prefix(b->ns, b->view, gen, b->prefix, sizeof(b->prefix));
+}
+
 view_batch *view_batch_new(const char *ns, const char *view) {
     view_batch *b = calloc(1, sizeof(*b));
     if (b == NULL)
         return NULL;
     b->ns = ns;
     b->view = view;
-    b->gen = PROJECTOR_FIRST_GENERATION;
+    set_generation(b, PROJECTOR_FIRST_GENERATION);
     return b;
 }
 
@@ -81,12 +101,15 @@ void view_batch_destroy(view_batch *b) {
     free(b->writes);
     free(b->ptrs);
     free(b->lens);
+    free(b->out);
     free(b);
 }
 
 void view_batch_reset(view_batch *b, int64_t gen) {
-    b->gen = gen;
+    if (gen != b->gen || b->prefix_len == 0)
+        set_generation(b, gen);
     b->failed = false;
+    b->pseudo_len = 0;
     b->arena_len = 0;
     b->args_len = 0;
     b->reads_len = 0;
@@ -110,13 +133,41 @@ size_t view_batch_write_count(const view_batch *b) {
     return b->writes_len;
 }
 
+size_t view_batch_pseudo_count(const view_batch *b) {
+    return b->pseudo_len;
+}
+
+/* prefix + parts[0..n-1] into buf, or 0 (and "") when it does not fit. */
+static size_t make_key(const view_batch *b, const char *const *parts, size_t n, char *buf,
+                       size_t size) {
+    size_t lens[4], total = b->prefix_len;
+    for (size_t i = 0; i < n; i++) {
+        lens[i] = strlen(parts[i]);
+        total += lens[i];
+    }
+    if (b->prefix_len == 0 || total >= size) {
+        if (size > 0)
+            buf[0] = '\0';
+        return 0;
+    }
+    memcpy(buf, b->prefix, b->prefix_len);
+    size_t at = b->prefix_len;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(buf + at, parts[i], lens[i]);
+        at += lens[i];
+    }
+    buf[at] = '\0';
+    return at;
+}
+
 size_t view_batch_account_key(const view_batch *b, const char *account, const char *suffix,
                               char *buf, size_t size) {
-    return projector_keys_account(b->ns, b->view, b->gen, account, suffix, buf, size);
+    const char *parts[] = {"{", account, "}:", suffix};
+    return make_key(b, parts, 4, buf, size);
 }
 
 size_t view_batch_view_key(const view_batch *b, const char *suffix, char *buf, size_t size) {
-    return projector_keys_view(b->ns, b->view, b->gen, suffix, buf, size);
+    return make_key(b, &suffix, 1, buf, size);
 }
 
 void view_batch_mark_get(const view_batch *b, view_batch_mark *m) {
@@ -124,6 +175,7 @@ void view_batch_mark_get(const view_batch *b, view_batch_mark *m) {
     m->args_len = b->args_len;
     m->reads_len = b->reads_len;
     m->writes_len = b->writes_len;
+    m->pseudo_len = b->pseudo_len;
     m->failed = b->failed;
 }
 
@@ -132,6 +184,7 @@ void view_batch_rewind(view_batch *b, const view_batch_mark *m) {
     b->args_len = m->args_len;
     b->reads_len = m->reads_len;
     b->writes_len = m->writes_len;
+    b->pseudo_len = m->pseudo_len;
     b->failed = m->failed;
     b->ptrs_fresh = false;
 }
@@ -181,17 +234,20 @@ void view_batch_write(view_batch *b, int argc, const char **argv, const size_t *
         return;
     b->ptrs_fresh = false;
     size_t first = b->args_len;
-    char count[16];
-    int n = snprintf(count, sizeof(count), "%d", argc);
+    char count[TEXT_INT_BUF];
+    size_t n = text_int_format(argc, count);
     if (argc < 1 ||
         grow((void **)&b->writes, &b->writes_cap, b->writes_len + 1, sizeof(*b->writes)) != 0 ||
-        push_arg(b, count, (size_t)n) != 0 || push_argv(b, argc, argv, argvlen) != 0) {
+        push_arg(b, count, n) != 0 || push_argv(b, argc, argv, argvlen) != 0) {
         b->failed = true;
         return;
     }
     b->writes[b->writes_len].first = first;
     b->writes[b->writes_len].argc = argc + 1;
     b->writes_len++;
+    const batch_arg *name = &b->args[first + 1];
+    if (name->len > 7 && memcmp(b->arena + name->offset, "LEDGER.", 7) == 0)
+        b->pseudo_len++;
 }
 
 /* Grows the pointer and length vectors together to hold `need`. */
@@ -253,5 +309,96 @@ int view_batch_fcall_argv(view_batch *b, const char *const *head, const size_t *
     *argc = (int)total;
     *argv = b->ptrs;
     *argvlen = b->lens;
+    return 0;
+}
+
+/* ---- RESP ---- */
+
+static int out_reserve(view_batch *b, size_t more) {
+    return grow((void **)&b->out, &b->out_cap, b->out_len + more, 1);
+}
+
+/* "<type><n>\r\n"; room for it reserved by the caller (at most 24 bytes). */
+static void out_header(view_batch *b, char type, size_t n) {
+    char *p = b->out + b->out_len;
+    *p++ = type;
+    p += text_int_format((int64_t)n, p);
+    *p++ = '\r';
+    *p++ = '\n';
+    b->out_len = (size_t)(p - b->out);
+}
+
+static int out_bulk(view_batch *b, const char *data, size_t len) {
+    if (out_reserve(b, len + 32) != 0)
+        return -1;
+    out_header(b, '$', len);
+    if (len > 0)
+        memcpy(b->out + b->out_len, data, len);
+    b->out_len += len;
+    b->out[b->out_len++] = '\r';
+    b->out[b->out_len++] = '\n';
+    return 0;
+}
+
+static int out_array(view_batch *b, size_t n) {
+    if (out_reserve(b, 32) != 0)
+        return -1;
+    out_header(b, '*', n);
+    return 0;
+}
+
+/* Arguments [first, first + argc) of the table as bulk strings. */
+static int out_args(view_batch *b, size_t first, size_t argc) {
+    for (size_t a = first; a < first + argc; a++) {
+        if (out_bulk(b, b->arena + b->args[a].offset, b->args[a].len) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int view_batch_reads_resp(view_batch *b, const char **buf, size_t *len) {
+    b->out_len = 0;
+    for (size_t r = 0; r < b->reads_len; r++) {
+        const batch_cmd *c = &b->reads[r];
+        if (out_array(b, (size_t)c->argc) != 0 || out_args(b, c->first, (size_t)c->argc) != 0)
+            return -1;
+    }
+    *buf = b->out;
+    *len = b->out_len;
+    return 0;
+}
+
+int view_batch_writes_resp(view_batch *b, const char **buf, size_t *len) {
+    b->out_len = 0;
+    for (size_t w = 0; w < b->writes_len; w++) {
+        const batch_cmd *c = &b->writes[w]; /* argc counts the leading count text */
+        if (out_array(b, (size_t)c->argc - 1) != 0 ||
+            out_args(b, c->first + 1, (size_t)c->argc - 1) != 0)
+            return -1;
+    }
+    *buf = b->out;
+    *len = b->out_len;
+    return 0;
+}
+
+int view_batch_fcall_resp(view_batch *b, const char *const *head, const size_t *head_len,
+                          size_t head_count, const char **buf, size_t *len) {
+    size_t total = head_count;
+    for (size_t w = 0; w < b->writes_len; w++)
+        total += (size_t)b->writes[w].argc;
+    b->out_len = 0;
+    if (out_array(b, total) != 0)
+        return -1;
+    for (size_t h = 0; h < head_count; h++) {
+        if (out_bulk(b, head[h], head_len[h]) != 0)
+            return -1;
+    }
+    for (size_t w = 0; w < b->writes_len; w++) {
+        const batch_cmd *c = &b->writes[w];
+        if (out_args(b, c->first, (size_t)c->argc) != 0)
+            return -1;
+    }
+    *buf = b->out;
+    *len = b->out_len;
     return 0;
 }

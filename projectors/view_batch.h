@@ -7,8 +7,11 @@
  * growing the arena never invalidates what was appended before. The runtime
  * then asks for pointer vectors: one per read (for the pipelined round trip)
  * and one FCALL vector with every write behind its own header (for the
- * atomic round trip). Reset empties everything but frees nothing: after the
- * first few batches a batch allocates nothing at all.
+ * atomic round trip), or the same commands already encoded as RESP in one
+ * reused buffer, which the store hands to the connection in one piece
+ * (hiredis would format every argument with sdscatfmt and a malloc). Reset
+ * empties everything but frees nothing: after the first few batches a batch
+ * allocates nothing at all.
  */
 #ifndef LEDGER_PROJECTOR_BATCH_H
 #define LEDGER_PROJECTOR_BATCH_H
@@ -43,7 +46,7 @@ size_t view_batch_write_count(const view_batch *batch);
  * (view_batch_rewind): the runtime tries a view's apply_account and takes
  * back its writes when it fails or applies only a prefix of the events. */
 typedef struct view_batch_mark {
-    size_t arena_len, args_len, reads_len, writes_len;
+    size_t arena_len, args_len, reads_len, writes_len, pseudo_len;
     bool failed;
 } view_batch_mark;
 
@@ -67,5 +70,26 @@ int view_batch_read_argv(view_batch *batch, size_t i, int *argc, const char *con
 int view_batch_fcall_argv(view_batch *batch, const char *const *head, const size_t *head_len,
                           size_t head_count, int *argc, const char *const **argv,
                           const size_t **argvlen);
+
+/* Writes that are not Redis commands but conditions only the ledger_apply
+ * function understands (a name starting "LEDGER.", e.g. the DLQ's
+ * LEDGER.EXPECT guards): a batch with any must go through that function. */
+size_t view_batch_pseudo_count(const view_batch *batch);
+
+/* Every read, in order, encoded as RESP commands back to back (what
+ * view_batch_read_argv would give, formatted): one buffer to pipeline. The
+ * buffer belongs to the batch and stays valid until the next append, reset
+ * or *_resp call. Returns 0, or -1 when memory runs out. */
+int view_batch_reads_resp(view_batch *batch, const char **buf, size_t *len);
+
+/* Every write, in order, as plain RESP commands (without the argument-count
+ * text of the FCALL layout): what a MULTI queues. Valid like
+ * view_batch_reads_resp. Returns 0, or -1 when memory runs out. */
+int view_batch_writes_resp(view_batch *batch, const char **buf, size_t *len);
+
+/* The FCALL of view_batch_fcall_argv encoded as one RESP command. Valid
+ * like view_batch_reads_resp. Returns 0, or -1 when memory runs out. */
+int view_batch_fcall_resp(view_batch *batch, const char *const *head, const size_t *head_len,
+                          size_t head_count, const char **buf, size_t *len);
 
 #endif

@@ -91,10 +91,12 @@ typedef struct latency_run {
     result_wait *rw;
     char tag[80];
     size_t tag_len;
-    uint64_t total;     /* commands to send */
-    uint64_t warmup;    /* the first `warmup` are not counted */
-    int64_t *sent_us;   /* per command: monotonic send time, 0 = not sent */
-    int64_t *answer_us; /* per command: latency, -1 = no result yet */
+    uint64_t total;        /* commands to send */
+    uint64_t warmup;       /* the first `warmup` are not counted */
+    int64_t *sent_us;      /* per command: monotonic send time, 0 = not sent */
+    int64_t *answer_us;    /* per command: latency, -1 = no result yet */
+    int64_t *sent_wall_ms; /* per command: wall-clock send time */
+    int64_t *decide_ms;    /* per accepted command: send to decision (event `at`), else -1 */
     uint64_t answered, failed, foreign;
     uint8_t value[LEDGER_CODEC_COMMAND_MAX];
 } latency_run;
@@ -103,6 +105,15 @@ static int64_t now_us(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Wall-clock milliseconds: the producer stamps an event without `at` with
+ * its clock when it decides, so send to decision is measurable on one
+ * machine (to the millisecond). */
+static int64_t wall_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque) {
@@ -150,6 +161,7 @@ static int send_one(latency_run *run, uint64_t i, uint64_t accounts) {
         return -1;
     }
     run->sent_us[i] = now_us();
+    run->sent_wall_ms[i] = wall_ms();
     while (rd_kafka_produce(run->topic, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, run->value, len,
                             cmd.account, strlen(cmd.account), NULL) != 0) {
         if (rd_kafka_last_error() != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
@@ -188,6 +200,8 @@ static int take_results(latency_run *run, int wait_ms) {
             continue;
         }
         run->answer_us[i] = t - run->sent_us[i];
+        if (result.has_event)
+            run->decide_ms[i] = result.event.at_ms - run->sent_wall_ms[i];
         run->answered++;
     }
     if (rc < 0) {
@@ -211,6 +225,18 @@ static double quantile_ms(const int64_t *sorted, size_t n, double q) {
 }
 
 static int report(latency_run *run, double offered_s) {
+    /* Where the time goes, for the accepted commands: send to decision
+     * (CLI linger, the producer's fetch, the wait for the transaction under
+     * way), then decision to result (the rest of the transaction: produce,
+     * flush, commit, markers; and the result consumer's fetch). */
+    size_t nd = 0;
+    for (uint64_t i = run->warmup; i < run->total; i++) {
+        if (run->answer_us[i] >= 0 && run->decide_ms[i] != INT64_MIN) {
+            int64_t total_ms = run->answer_us[i] / 1000;
+            run->sent_wall_ms[nd] = run->decide_ms[i];           /* send to decision */
+            run->decide_ms[nd++] = total_ms - run->decide_ms[i]; /* decision to result */
+        }
+    }
     size_t n = 0;
     uint64_t missing = 0;
     for (uint64_t i = run->warmup; i < run->total; i++) {
@@ -230,6 +256,16 @@ static int report(latency_run *run, double offered_s) {
            quantile_ms(run->answer_us, n, 0.50), quantile_ms(run->answer_us, n, 0.90),
            quantile_ms(run->answer_us, n, 0.99), quantile_ms(run->answer_us, n, 0.999),
            (double)run->answer_us[n - 1] / 1000.0);
+    if (nd > 0) {
+        qsort(run->sent_wall_ms, nd, sizeof(int64_t), compare_i64);
+        qsort(run->decide_ms, nd, sizeof(int64_t), compare_i64);
+        printf("latency: of which send to decision p50 %lld ms, p99 %lld ms; decision to result "
+               "p50 %lld ms, p99 %lld ms (%zu accepted, whole milliseconds)\n",
+               (long long)run->sent_wall_ms[(nd - 1) / 2],
+               (long long)run->sent_wall_ms[(size_t)ceil(0.99 * (double)nd) - 1],
+               (long long)run->decide_ms[(nd - 1) / 2],
+               (long long)run->decide_ms[(size_t)ceil(0.99 * (double)nd) - 1], nd);
+    }
     return missing > 0 || run->failed > 0 ? 3 : 0;
 }
 
@@ -274,12 +310,17 @@ int main(int argc, char **argv) {
     run.total = run.warmup + (uint64_t)(rate * duration_ms / 1000);
     run.sent_us = calloc(run.total, sizeof(*run.sent_us));
     run.answer_us = malloc(run.total * sizeof(*run.answer_us));
-    if (run.sent_us == NULL || run.answer_us == NULL) {
+    run.sent_wall_ms = calloc(run.total, sizeof(*run.sent_wall_ms));
+    run.decide_ms = malloc(run.total * sizeof(*run.decide_ms));
+    if (run.sent_us == NULL || run.answer_us == NULL || run.sent_wall_ms == NULL ||
+        run.decide_ms == NULL) {
         fprintf(stderr, "bench_latency: out of memory\n");
         goto cleanup;
     }
-    for (uint64_t i = 0; i < run.total; i++)
+    for (uint64_t i = 0; i < run.total; i++) {
         run.answer_us[i] = -1;
+        run.decide_ms[i] = INT64_MIN;
+    }
 
     run.codec = ledger_codec_new(errstr, sizeof(errstr));
     if (run.codec == NULL || cli_kafka_topic_name(cfg, LEDGER_KAFKA_TOPIC_COMMANDS, topic,
@@ -345,6 +386,8 @@ cleanup:
     ledger_codec_destroy(run.codec);
     free(run.sent_us);
     free(run.answer_us);
+    free(run.sent_wall_ms);
+    free(run.decide_ms);
     ledger_config_destroy(cfg);
     return exit_code;
 }

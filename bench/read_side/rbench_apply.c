@@ -6,7 +6,8 @@
  * store (projector_store.h) and the balance view's callbacks: read_account
  * per account, projector_store_read (round trip 1: HGET checkpoint + every
  * HMGET, pipelined), apply_account per account, projector_store_apply
- * (round trip 2: FCALL ledger_apply with every HSET and the checkpoint).
+ * (round trip 2: MULTI/EXEC of every HSET and the checkpoint, under the
+ * WATCH of round trip 1).
  * What it leaves out of the runtime: consuming and decoding (figure (a) and
  * bench_codec measure those) and the DLQ bookkeeping. Each batch's events
  * are generated with the clock stopped.
@@ -131,8 +132,7 @@ int main(int argc, char **argv) {
                 return 1;
             }
         }
-        for (size_t r = 0; r < reads; r++)
-            freeReplyObject(replies[r]);
+        /* the replies are the store's: nothing to free */
         writes += view_batch_write_count(batch);
         int64_t next = (int64_t)(off + count);
         if (projector_store_apply(store, batch, PROJECTOR_STORE_CURRENT, 0, checkpoint, next) !=

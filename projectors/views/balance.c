@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "projector_keys.h"
+#include "text_cursor.h"
 
 const char *const balance_view_fields[BALANCE_VIEW_FIELD_COUNT] = {"balance", "version", "status",
                                                                    "overdraft"};
@@ -128,6 +129,7 @@ static int balance_apply(const void *cfg, view_batch *batch, const view_account_
     bool found;
     if (balance_view_parse_state(in->replies[0], &state, &found, errstr, errstr_size) != 0)
         return -1;
+    account_state stored = state;
     bool changed = false;
     for (size_t i = 0; i < in->event_count; i++) {
         const ledger_event *e = &in->events[i];
@@ -148,26 +150,39 @@ static int balance_apply(const void *cfg, view_batch *batch, const view_account_
     if (!changed)
         return 0;
 
+    /* Only the fields that changed (balance and version nearly always; status
+     * and overdraft when an account is opened or closed): the hash is the
+     * same, and Redis parses half the arguments. */
     char key[PROJECTOR_KEY_BUF];
-    char balance[24], version[24], overdraft[24];
-    const char *status = status_name(state.status);
-    size_t key_len =
-        view_batch_account_key(batch, in->account, BALANCE_VIEW_SUFFIX, key, sizeof(key));
-    int nb = snprintf(balance, sizeof(balance), "%lld", (long long)state.balance);
-    int nv = snprintf(version, sizeof(version), "%lld", (long long)state.seq);
-    int no = snprintf(overdraft, sizeof(overdraft), "%lld", (long long)state.overdraft);
-    const char *argv[] = {"HSET",
-                          key,
-                          balance_view_fields[0],
-                          balance,
-                          balance_view_fields[1],
-                          version,
-                          balance_view_fields[2],
-                          status,
-                          balance_view_fields[3],
-                          overdraft};
-    size_t lens[] = {4, key_len, 7, (size_t)nb, 7, (size_t)nv, 6, strlen(status), 9, (size_t)no};
-    view_batch_write(batch, (int)(sizeof(argv) / sizeof(argv[0])), argv, lens);
+    char balance[TEXT_INT_BUF], version[TEXT_INT_BUF], overdraft[TEXT_INT_BUF];
+    const char *argv[2 + 2 * BALANCE_VIEW_FIELD_COUNT] = {"HSET", key};
+    size_t lens[2 + 2 * BALANCE_VIEW_FIELD_COUNT] = {4, 0};
+    int argc = 2;
+    lens[1] = view_batch_account_key(batch, in->account, BALANCE_VIEW_SUFFIX, key, sizeof(key));
+    if (!found || state.balance != stored.balance) {
+        argv[argc] = balance_view_fields[0];
+        lens[argc++] = 7;
+        argv[argc] = balance;
+        lens[argc++] = text_int_format(state.balance, balance);
+    }
+    argv[argc] = balance_view_fields[1];
+    lens[argc++] = 7;
+    argv[argc] = version;
+    lens[argc++] = text_int_format(state.seq, version);
+    if (!found || state.status != stored.status) {
+        const char *status = status_name(state.status);
+        argv[argc] = balance_view_fields[2];
+        lens[argc++] = 6;
+        argv[argc] = status;
+        lens[argc++] = strlen(status);
+    }
+    if (!found || state.overdraft != stored.overdraft) {
+        argv[argc] = balance_view_fields[3];
+        lens[argc++] = 9;
+        argv[argc] = overdraft;
+        lens[argc++] = text_int_format(state.overdraft, overdraft);
+    }
+    view_batch_write(batch, argc, argv, lens);
     return 0;
 }
 

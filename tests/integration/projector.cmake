@@ -26,6 +26,7 @@ if(TARGET ledger_projector_runtime)
   ledger_projector_test(test_projector_redis_restart)
   ledger_projector_test(test_projector_query ${_proj_dir}/cli_run.c)
   ledger_projector_test(test_projector_view_api)
+  ledger_projector_test(test_projector_store)
   ledger_projector_test(test_projector_catchup)
   # One process at a time: it measures a rate.
   set_tests_properties(test_projector_catchup PROPERTIES RUN_SERIAL TRUE)

@@ -96,7 +96,7 @@ Test(cli_validation, a_bad_overdraft_exits_2_but_zero_is_an_overdraft, .init = s
 
     /* "0" passes the client (and so goes to Kafka: no result comes). */
     tcf_run_result res;
-    const char *zero[] = {"open", "A", "--overdraft", "0", "--timeout", "500ms", NULL};
+    const char *zero[] = {"open", "A", "--overdraft", "0", "--timeout", "3s", NULL};
     tcf_run(&res, zero, topics.env, NULL);
     cr_assert_eq(res.exit_code, 3, "%s", res.err);
     tcf_run_free(&res);
@@ -126,7 +126,9 @@ Test(cli_validation, bad_account_ids_exit_2_naming_the_account, .init = setup, .
     }
     /* 64 characters is still an account. */
     long_id[64] = '\0';
-    const char *ok[] = {"open", long_id, "--timeout", "500ms", NULL};
+    /* 3s: long enough for the command to reach the topic on a loaded machine
+     * (the send shares --timeout); no producer runs, so no result comes. */
+    const char *ok[] = {"open", long_id, "--timeout", "3s", NULL};
     tcf_run_result res;
     tcf_run(&res, ok, topics.env, NULL);
     cr_assert_eq(res.exit_code, 3, "%s", res.err);

@@ -56,7 +56,11 @@ static void start_b(void) {
     env.ph.pid = 0;
     cr_assert_lt(strlen(log_b), sizeof(env.ph.log_path));
     memcpy(env.ph.log_path, log_b, strlen(log_b) + 1);
-    const char *extra[] = {"--commit-interval", "2s", "-X", "debug=fetch", NULL};
+    /* b holds each transaction open 1.5 s before committing (less than its
+     * transaction.timeout.ms), so the test can freeze it mid-transaction
+     * every time instead of racing a commit of a few ms. */
+    const char *extra[] = {"--commit-interval", "2s", "--debug-hold-before-commit", "1500ms", "-X",
+                           "debug=fetch",       NULL};
     const char *argv[32];
     char store[256];
     e2e_producer_args(&env, "b", extra, argv, 32, store, sizeof(store));
@@ -119,6 +123,20 @@ static void wait_b_fetched(int64_t from, int32_t p, int64_t offset) {
     }
 }
 
+/* Waits until b's log from `from` holds `needle`, looking every millisecond. */
+static void wait_b_line(int64_t from, const char *needle) {
+    int64_t deadline = kt_now_ms() + E2E_TIMEOUT_MS;
+    for (;;) {
+        char *log = e2e_file_text(log_b, from);
+        bool seen = strstr(log, needle) != NULL;
+        free(log);
+        if (seen)
+            return;
+        cr_assert_lt(kt_now_ms(), deadline, "'%s' not in b's log: %s", needle, log_b);
+        rd_kafka_poll(env.ph.client, 1); /* paces the next look */
+    }
+}
+
 /* Sends a command and returns its offset on the commands topic. */
 static int64_t send_command(const ledger_command *cmd) {
     uint8_t buf[LEDGER_CODEC_COMMAND_MAX];
@@ -174,6 +192,11 @@ Test(e2e_fencing, a_frozen_instance_cannot_append_after_another_took_over) {
     ledger_command w1 = ph_cmd(LEDGER_COMMAND_WITHDRAW, "w1", z, NULL, 1000);
     int64_t offset = send_command(&w1);
     wait_b_fetched(b_from, pb, offset);
+    /* ...and holds the transaction with it open, records written but not
+     * committed (--debug-hold-before-commit). Frozen between its fetch and
+     * its transaction instead, b would only learn it lost the partition
+     * when thawed, and drop the record unhandled. */
+    wait_b_line(b_from, "holding the transaction open");
     cr_assert_eq(kill(other_pid, SIGSTOP), 0);
     ledger_command w2 = ph_cmd(LEDGER_COMMAND_WITHDRAW, "w2", z, NULL, 2000);
     send_command(&w2);

@@ -422,7 +422,9 @@ void e2e_read_snapshots(e2e_env *e, ledger_snapshot snaps[PH_PARTITIONS],
             cr_assert(index >= 0 && index < E2E_MAX_CHUNKS, "chunk key '%s'", r->key);
             chunk[r->partition][index] = (long)i;
         } else {
-            cr_assert(r->key_len > 4 && memcmp(r->key, "cmd/", 4) == 0,
+            /* dedup entries: one command's (cmd/<id>) or a set's (cmds/<uuid>) */
+            cr_assert((r->key_len > 4 && memcmp(r->key, "cmd/", 4) == 0) ||
+                          (r->key_len > 5 && memcmp(r->key, "cmds/", 5) == 0),
                       "unexpected key '%s' on the snapshots topic", r->key);
         }
     }

@@ -139,7 +139,8 @@ Test(producer_dedup, duplicates_after_a_restart) {
 
 Test(producer_dedup, duplicates_after_restarts_with_snapshots) {
     /* A restart with a tiny snapshot interval still answers duplicates:
-     * the window comes from the cmd/ entries, not from the snapshot. */
+     * the window comes from the dedup records and the events, not from the
+     * snapshot. */
     ledger_result dep, rej, tr;
     handle_originals(&dep, &rej, &tr);
     ph_stop(&env);
@@ -148,6 +149,25 @@ Test(producer_dedup, duplicates_after_restarts_with_snapshots) {
     resubmit_all(&dep, &rej, &tr);
     ph_stop(&env);
     ph_start(&env, args);
+    resubmit_all(&dep, &rej, &tr);
+    assert_nothing_appended();
+}
+
+Test(producer_dedup, duplicates_after_a_restart_from_a_snapshot_past_their_events) {
+    /* Snapshots after every event: the restore replays none of the
+     * originals' events, so their entries come from the dedup records
+     * written with the snapshots (sets of accepted ones, cmd/ entries of
+     * rejected ones), not from the events. */
+    ph_stop(&env);
+    const char *args[] = {"--snapshot-every", "1", NULL};
+    ph_start(&env, args);
+    ledger_result dep, rej, tr;
+    handle_originals(&dep, &rej, &tr);
+    ph_stop(&env);
+    ph_start(&env, args);
+    assert_handled_once("d-dep");
+    assert_handled_once("d-rej");
+    assert_handled_once("d-tr");
     resubmit_all(&dep, &rej, &tr);
     assert_nothing_appended();
 }

@@ -2,7 +2,8 @@
  * test_producer_tables.c - the producer's in-memory tables without Kafka
  * (label "unit"): the account table, the deduplication window (hash index
  * with backward-shift deletion, chunked log, expiry by age and by count,
- * bounded memory) and the per-transaction batch index.
+ * bounded memory, tags), the bookkeeping of where its entries are kept
+ * (pending ids, sets) and the per-transaction batch index.
  *
  * Expected contents come from a plain model kept by the test (arrays and
  * counters), never from the tables themselves.
@@ -15,6 +16,7 @@
 #include "accounts.h"
 #include "batch.h"
 #include "dedup.h"
+#include "dedup_sets.h"
 
 /* ---- accounts ---- */
 
@@ -239,4 +241,122 @@ Test(producer_batch, indexes_ids_per_partition) {
     cr_assert_not_null(producer_batch_add(b));
     producer_batch_destroy(b);
     cr_assert_null(producer_batch_new(0));
+}
+
+/* ---- dedup tags and sets ---- */
+
+typedef struct tag_seen {
+    uint32_t tags[64];
+    size_t n;
+} tag_seen;
+
+static void on_evict_tag(void *opaque, const char *id, size_t len, uint32_t tag) {
+    (void)id;
+    (void)len;
+    tag_seen *seen = opaque;
+    if (seen->n < 64)
+        seen->tags[seen->n++] = tag;
+}
+
+Test(producer_dedup_tags, each_entry_keeps_its_tag_until_it_leaves) {
+    producer_dedup *d = producer_dedup_new();
+    cr_assert_not_null(d);
+    const uint8_t v[] = {1, 2, 3};
+    cr_assert_eq(producer_dedup_put_tagged(d, "a", 1, v, 3, 1, 7), 0);
+    cr_assert_eq(producer_dedup_put_tagged(d, "b", 1, v, 3, 2, 0), 0);
+    cr_assert_eq(producer_dedup_put(d, "c", 1, v, 3, 3), 0);
+    uint32_t tag = 99;
+    cr_assert(producer_dedup_find_tagged(d, "a", 1, NULL, NULL, NULL, &tag));
+    cr_assert_eq(tag, 7);
+    cr_assert(producer_dedup_set_tag(d, "b", 1, 5));
+    cr_assert_not(producer_dedup_set_tag(d, "x", 1, 5), "no such id");
+    cr_assert(producer_dedup_find_tagged(d, "c", 1, NULL, NULL, NULL, &tag));
+    cr_assert_eq(tag, 0, "untagged puts carry 0");
+    tag_seen seen = {.n = 0};
+    cr_assert_eq(producer_dedup_expire_tagged(d, 100, 10, on_evict_tag, &seen), 3);
+    cr_assert_eq(seen.n, 3);
+    cr_assert_eq(seen.tags[0], 7);
+    cr_assert_eq(seen.tags[1], 5);
+    cr_assert_eq(seen.tags[2], 0);
+    producer_dedup_destroy(d);
+}
+
+Test(producer_dedup_sets, pending_ids_come_back_in_order) {
+    producer_dedup_sets *s = producer_dedup_sets_new();
+    cr_assert_not_null(s);
+    char id[32];
+    for (int i = 0; i < 5000; i++) {
+        int len = snprintf(id, sizeof(id), "cmd-%d", i);
+        cr_assert_eq(producer_dedup_sets_pend(s, id, (size_t)len), 0);
+    }
+    cr_assert_eq(producer_dedup_sets_pending(s), 5000);
+    size_t cursor = 0, len = 0;
+    const char *got = NULL;
+    int i = 0;
+    while (producer_dedup_sets_next(s, &cursor, &got, &len)) {
+        int want = snprintf(id, sizeof(id), "cmd-%d", i++);
+        cr_assert_eq(len, (size_t)want);
+        cr_assert_eq(memcmp(got, id, len), 0);
+    }
+    cr_assert_eq(i, 5000);
+    /* Dropping the first 1000 keeps the rest, in order. */
+    cursor = 0;
+    for (int k = 0; k < 1000; k++)
+        cr_assert(producer_dedup_sets_next(s, &cursor, &got, &len));
+    producer_dedup_sets_drop_pending(s, cursor);
+    cr_assert_eq(producer_dedup_sets_pending(s), 4000);
+    cursor = 0;
+    cr_assert(producer_dedup_sets_next(s, &cursor, &got, &len));
+    cr_assert_eq(len, 8);
+    cr_assert_eq(memcmp(got, "cmd-1000", 8), 0);
+    producer_dedup_sets_clear_pending(s);
+    cr_assert_eq(producer_dedup_sets_pending(s), 0);
+    cursor = 0;
+    cr_assert_not(producer_dedup_sets_next(s, &cursor, &got, &len));
+    cr_assert_eq(producer_dedup_sets_pend(s, "", 0), -1, "an empty id");
+    producer_dedup_sets_destroy(s);
+}
+
+Test(producer_dedup_sets, a_set_is_deleted_when_its_last_entry_leaves) {
+    producer_dedup_sets *s = producer_dedup_sets_new();
+    uint32_t t1 = 0, t2 = 0;
+    cr_assert_eq(producer_dedup_sets_add(s, "cmds/one", 8, &t1), 0);
+    cr_assert_eq(producer_dedup_sets_add(s, "cmds/two", 8, &t2), 0);
+    cr_assert_geq(t1, PRODUCER_DEDUP_TAG_SET0);
+    cr_assert_neq(t1, t2);
+    producer_dedup_sets_join(s, t1);
+    producer_dedup_sets_join(s, t1);
+    producer_dedup_sets_join(s, t2);
+    cr_assert_null(producer_dedup_sets_leave(s, t1), "one entry of two left");
+    const char *key = producer_dedup_sets_leave(s, t1);
+    cr_assert_not_null(key);
+    cr_assert_str_eq(key, "cmds/one");
+    cr_assert_null(producer_dedup_sets_leave(s, t1), "nothing left to leave");
+    producer_dedup_sets_trim(s);
+    cr_assert_eq(producer_dedup_sets_count(s), 1, "the emptied front set is forgotten");
+    /* A set whose record a restore saw deleted needs no tombstone. */
+    producer_dedup_sets_deleted(s, "cmds/two", 8);
+    cr_assert_null(producer_dedup_sets_leave(s, t2));
+    producer_dedup_sets_trim(s);
+    cr_assert_eq(producer_dedup_sets_count(s), 0);
+    /* Many sets: tags stay distinct and keep naming their sets. */
+    uint32_t tags[300];
+    char key_buf[32];
+    for (int i = 0; i < 300; i++) {
+        int len = snprintf(key_buf, sizeof(key_buf), "cmds/%d", i);
+        cr_assert_eq(producer_dedup_sets_add(s, key_buf, (size_t)len, &tags[i]), 0);
+        producer_dedup_sets_join(s, tags[i]);
+        if (i % 2 == 0) { /* empty the older half as we go */
+            cr_assert_not_null(producer_dedup_sets_leave(s, tags[i / 2]));
+            producer_dedup_sets_trim(s);
+        }
+    }
+    for (int i = 150; i < 300; i++) {
+        snprintf(key_buf, sizeof(key_buf), "cmds/%d", i);
+        const char *k = producer_dedup_sets_leave(s, tags[i]);
+        cr_assert_not_null(k, "set %d", i);
+        cr_assert_str_eq(k, key_buf);
+    }
+    cr_assert_eq(producer_dedup_sets_add(s, "", 0, &t1), -1, "an empty key");
+    producer_dedup_sets_destroy(s);
 }

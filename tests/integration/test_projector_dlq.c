@@ -405,7 +405,8 @@ Test(projector_dlq, an_event_the_view_refuses_holds_its_account_from_that_event_
     pt_proc proc;
     char group[128];
     pt_group_id(&env, "balance", group, sizeof(group));
-    const char *argv[] = {"--view", "balance", "--group-id", group, "--batch-max-wait", "2s", NULL};
+    const char *argv[] = {"--view", "balance",        "--group-id", group, "--batch-max-wait",
+                          "2s",     "--batch-linger", "2s",         NULL};
     pt_start_projector(&proc, &env, argv);
     pt_wait_log(&proc, "ready", 1, 60000);
     pt_wait_applied(&wd, c, "balance", 60000);
@@ -536,7 +537,8 @@ Test(projector_dlq, a_release_racing_a_batch_that_holds_the_account_loses_nothin
     pt_proc proc;
     char group[128];
     pt_group_id(&env, "balance", group, sizeof(group));
-    const char *argv[] = {"--group-id", group, "--batch-max-wait", "2s", NULL};
+    const char *argv[] = {"--group-id", group, "--batch-max-wait", "2s", "--batch-linger",
+                          "2s",         NULL};
     pt_start_function(&proc, &env, run_stalling, argv);
     pt_wait_log(&proc, "ready", 1, 60000);
 

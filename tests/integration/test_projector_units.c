@@ -13,6 +13,7 @@
 #include "balance_view.h"
 #include "projector_keys.h"
 #include "projector_query.h"
+#include "text_cursor.h"
 #include "view_batch.h"
 
 Test(projector_units, key_layout) {
@@ -99,6 +100,116 @@ Test(projector_units, batch_argv_vectors_survive_growth) {
     cr_assert(view_batch_failed(b), "argc 0 is refused");
     view_batch_destroy(b);
     view_batch_destroy(NULL);
+}
+
+/* Parses RESP commands back with hiredis's own reader (a command is an array
+ * of bulk strings, which the reader takes like a reply). */
+static redisReply *next_command(redisReader *reader) {
+    void *r = NULL;
+    cr_assert_eq(redisReaderGetReply(reader, &r), REDIS_OK);
+    cr_assert_not_null(r, "another command was expected");
+    cr_assert_eq(((redisReply *)r)->type, REDIS_REPLY_ARRAY);
+    return r;
+}
+
+Test(projector_units, batch_resp_encodings_match_the_argv) {
+    view_batch *b = view_batch_new("ns", "v");
+    view_batch_reset(b, 3);
+    const char *read[] = {"HMGET", "k", "a", ""};
+    view_batch_read(b, 4, read, NULL);
+    const char *bin[] = {"GET", "x\r\ny"};
+    view_batch_read(b, 2, bin, NULL);
+    const char *w1[] = {"HSET", "k", "a", "-12"};
+    view_batch_write(b, 4, w1, NULL);
+    const char *guard[] = {"LEDGER.EXPECT", "q", "A", ""};
+    view_batch_mark mark;
+    view_batch_mark_get(b, &mark);
+    view_batch_write(b, 4, guard, NULL);
+    cr_assert_eq(view_batch_pseudo_count(b), 1);
+    view_batch_rewind(b, &mark);
+    cr_assert_eq(view_batch_pseudo_count(b), 0, "rewind takes the guard back too");
+    const char *w2[] = {"RPUSH", "l", "{\"x\":1}"};
+    view_batch_write(b, 3, w2, NULL);
+
+    const char *buf;
+    size_t len;
+    redisReader *reader = redisReaderCreate();
+    cr_assert_eq(view_batch_reads_resp(b, &buf, &len), 0);
+    redisReaderFeed(reader, buf, len);
+    redisReply *r = next_command(reader);
+    cr_assert_eq(r->elements, 4);
+    cr_assert_str_eq(r->element[0]->str, "HMGET");
+    cr_assert_eq(r->element[3]->len, 0);
+    freeReplyObject(r);
+    r = next_command(reader);
+    cr_assert_eq(r->element[1]->len, 4);
+    cr_assert_eq(memcmp(r->element[1]->str, "x\r\ny", 4), 0);
+    freeReplyObject(r);
+
+    cr_assert_eq(view_batch_writes_resp(b, &buf, &len), 0);
+    redisReaderFeed(reader, buf, len);
+    r = next_command(reader);
+    cr_assert_eq(r->elements, 4);
+    cr_assert_str_eq(r->element[3]->str, "-12");
+    freeReplyObject(r);
+    r = next_command(reader);
+    cr_assert_eq(r->elements, 3);
+    cr_assert_str_eq(r->element[2]->str, "{\"x\":1}");
+    freeReplyObject(r);
+
+    const char *head[] = {"FCALL", "f"};
+    const size_t head_len[] = {5, 1};
+    cr_assert_eq(view_batch_fcall_resp(b, head, head_len, 2, &buf, &len), 0);
+    redisReaderFeed(reader, buf, len);
+    r = next_command(reader);
+    int argc;
+    const char *const *argv;
+    const size_t *lens;
+    cr_assert_eq(view_batch_fcall_argv(b, head, head_len, 2, &argc, &argv, &lens), 0);
+    cr_assert_eq(r->elements, (size_t)argc, "the RESP FCALL is the argv FCALL");
+    for (int i = 0; i < argc; i++) {
+        cr_assert_eq(r->element[i]->len, lens[i]);
+        cr_assert_eq(memcmp(r->element[i]->str, argv[i], lens[i]), 0, "argument %d", i);
+    }
+    freeReplyObject(r);
+    void *none = NULL;
+    cr_assert_eq(redisReaderGetReply(reader, &none), REDIS_OK);
+    cr_assert_null(none, "nothing more than the commands appended");
+    redisReaderFree(reader);
+    view_batch_destroy(b);
+}
+
+Test(projector_units, batch_keys_are_the_key_layout) {
+    view_batch *b = view_batch_new("ledger", "statements");
+    char a[PROJECTOR_KEY_BUF], k[PROJECTOR_KEY_BUF];
+    const int64_t gens[] = {1, 2, 10, 123456789};
+    for (size_t g = 0; g < sizeof(gens) / sizeof(gens[0]); g++) {
+        view_batch_reset(b, gens[g]);
+        size_t n = view_batch_account_key(b, "acct-7", "m:2026-11", a, sizeof(a));
+        cr_assert_eq(n, projector_keys_account("ledger", "statements", gens[g], "acct-7",
+                                               "m:2026-11", k, sizeof(k)));
+        cr_assert_str_eq(a, k);
+        n = view_batch_view_key(b, "flagged", a, sizeof(a));
+        cr_assert_eq(n,
+                     projector_keys_view("ledger", "statements", gens[g], "flagged", k, sizeof(k)));
+        cr_assert_str_eq(a, k);
+    }
+    char small[24];
+    cr_assert_eq(view_batch_account_key(b, "acct-7", "state", small, sizeof(small)), 0,
+                 "a key that does not fit is refused, not cut");
+    cr_assert_str_empty(small);
+    view_batch_destroy(b);
+}
+
+Test(projector_units, int_format_is_printf) {
+    const int64_t values[] = {0, 1, -1, 9, 10, -10, 750, 1234567890123, INT64_MAX, INT64_MIN};
+    for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+        char mine[TEXT_INT_BUF], theirs[TEXT_INT_BUF];
+        size_t n = text_int_format(values[i], mine);
+        int m = snprintf(theirs, sizeof(theirs), "%lld", (long long)values[i]);
+        cr_assert_eq(n, (size_t)m);
+        cr_assert_str_eq(mine, theirs);
+    }
 }
 
 /* ---- the balance view on hand-made replies ---- */
@@ -198,12 +309,29 @@ Test(projector_units, balance_apply_skips_what_it_has_and_refuses_a_gap) {
     const char *head[] = {"H"};
     const size_t head_len[] = {1};
     cr_assert_eq(view_batch_fcall_argv(b, head, head_len, 1, &argc, &argv, &lens), 0);
-    /* H, 10, HSET, key, balance, 750, version, 3, status, open, overdraft, 0 */
-    cr_assert_eq(argc, 12);
+    /* H, 6, HSET, key, balance, 750, version, 3: status and overdraft did not change */
+    cr_assert_eq(argc, 8);
     cr_assert_str_eq(argv[3], "ns:balance:g1:{A}:state");
+    cr_assert_str_eq(argv[4], "balance");
     cr_assert_str_eq(argv[5], "750");
+    cr_assert_str_eq(argv[6], "version");
     cr_assert_str_eq(argv[7], "3");
+
+    /* An account not stored yet gets every field. */
+    redisReply *none = hmget(nil(), nil(), nil(), nil());
+    const redisReply *fresh[] = {none};
+    ledger_event opened[] = {event(1, LEDGER_EVENT_ACCOUNT_OPENED, 0)};
+    view_account_input first = {
+        .account = "B", .replies = fresh, .reply_count = 1, .events = opened, .event_count = 1};
+    view_batch_reset(b, 1);
+    cr_assert_eq(balance_view.apply_account(NULL, b, &first, err, sizeof(err)), 0);
+    cr_assert_eq(view_batch_fcall_argv(b, head, head_len, 1, &argc, &argv, &lens), 0);
+    cr_assert_eq(argc, 12);
+    cr_assert_str_eq(argv[8], "status");
     cr_assert_str_eq(argv[9], "open");
+    cr_assert_str_eq(argv[10], "overdraft");
+    freeReplyObject(none);
+    view_batch_reset(b, 1);
 
     ledger_event gap[] = {event(5, LEDGER_EVENT_MONEY_DEPOSITED, 1)};
     in.events = gap;

@@ -380,3 +380,57 @@ Test(config_types, url_needs_the_scheme_of_its_format) {
         errstr, "invalid --redis-url 'rediss://cache:6379/0': tls (rediss://) is not supported");
     ledger_config_destroy(cfg);
 }
+
+/* ---- the operations settings and the log format ---- */
+
+static const ledger_config_setting *const ops_tables[] = {ledger_config_common_settings,
+                                                          ledger_config_ops_settings, NULL};
+
+static ledger_config_status load_ops(ledger_config **cfg, char **argv) {
+    int argc = 0;
+    while (argv[argc] != NULL)
+        argc++;
+    *cfg = ledger_config_new("test", ops_tables);
+    cr_assert_not_null(*cfg);
+    errstr[0] = '\0';
+    return ledger_config_load(*cfg, argc, argv, errstr, sizeof(errstr));
+}
+
+Test(config_ops, the_endpoint_is_off_unless_a_port_is_given) {
+    ledger_config *cfg;
+    char *none[] = {NULL};
+    cr_assert_eq(load_ops(&cfg, none), LEDGER_CONFIG_OK, "%s", errstr);
+    cr_assert_not(ledger_config_is_set(cfg, "http_port"));
+    cr_assert_str_eq(ledger_config_str(cfg, "http_bind"), "0.0.0.0");
+    cr_assert_str_eq(ledger_config_str(cfg, "log_format"), "text");
+    ledger_config_destroy(cfg);
+
+    setenv("LEDGER_HTTP_PORT", "9464", 1);
+    setenv("LEDGER_LOG_FORMAT", "json", 1);
+    char *port0[] = {"--http-port", "0", "--http-bind", "127.0.0.1", NULL};
+    cr_assert_eq(load_ops(&cfg, port0), LEDGER_CONFIG_OK, "%s", errstr);
+    cr_assert(ledger_config_is_set(cfg, "http_port"));
+    cr_assert_eq(ledger_config_int(cfg, "http_port"), 0, "the flag wins; 0 is any free port");
+    cr_assert_str_eq(ledger_config_str(cfg, "http_bind"), "127.0.0.1");
+    cr_assert_str_eq(ledger_config_str(cfg, "log_format"), "json");
+    ledger_config_destroy(cfg);
+}
+
+Test(config_ops, bad_ports_and_formats_are_named) {
+    static const struct {
+        const char *flag, *value, *want;
+    } cases[] = {
+        {"--http-port", "65536", "invalid --http-port '65536': "},
+        {"--http-port", "-1", "invalid --http-port '-1': "},
+        {"--http-port", "http", "invalid --http-port 'http': "},
+        {"--log-format", "xml", "invalid --log-format 'xml': expected text or json"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        ledger_config *cfg;
+        char *argv[] = {(char *)cases[i].flag, (char *)cases[i].value, NULL};
+        cr_assert_eq(load_ops(&cfg, argv), LEDGER_CONFIG_ERROR, "%s %s accepted", cases[i].flag,
+                     cases[i].value);
+        cr_assert(strncmp(errstr, cases[i].want, strlen(cases[i].want)) == 0, "%s", errstr);
+        ledger_config_destroy(cfg);
+    }
+}

@@ -116,3 +116,97 @@ Test(log, rdkafka_levels_map_to_ours) {
     cr_assert(strstr(out, " INFO t: rdkafka - INFO: hello\n") != NULL, "%s", out);
     cr_assert(strstr(out, "noise") == NULL, "%s", out);
 }
+
+/* ---- the json format ---- */
+
+Test(log, format_names_parse) {
+    ledger_log_format format;
+    cr_assert_eq(ledger_log_format_parse("JSON", &format), 0);
+    cr_assert_eq(format, LEDGER_LOG_FORMAT_JSON);
+    cr_assert_eq(ledger_log_format_parse("text", &format), 0);
+    cr_assert_eq(format, LEDGER_LOG_FORMAT_TEXT);
+    cr_assert_eq(ledger_log_format_parse("logfmt", &format), -1);
+}
+
+Test(log, json_line_has_time_level_program_and_message) {
+    capture_stderr();
+    ledger_log_init("/usr/bin/ledger-producer", LEDGER_LOG_LEVEL_INFO);
+    ledger_log_set_format(LEDGER_LOG_FORMAT_JSON);
+    LOG_WARN("partition %d lagging by %s", 3, "12 records");
+    char out[4096];
+    captured(out, sizeof(out));
+    assert_matches(out, "^\\{\"time\":\"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}"
+                        "\\.[0-9]{3}Z\",\"level\":\"warn\",\"program\":\"ledger-producer\","
+                        "\"msg\":\"partition 3 lagging by 12 records\"\\}\n$");
+}
+
+/* The message part of a captured JSON line: the text between "msg":" and
+ * the closing "}. */
+static const char *json_msg(char *line) {
+    char *start = strstr(line, "\"msg\":\"");
+    cr_assert_not_null(start, "%s", line);
+    start += strlen("\"msg\":\"");
+    char *end = strstr(start, "\"}\n");
+    cr_assert_not_null(end, "%s", line);
+    *end = '\0';
+    return start;
+}
+
+Test(log, json_escapes_quotes_backslashes_and_control_characters) {
+    capture_stderr();
+    ledger_log_init("t", LEDGER_LOG_LEVEL_INFO);
+    ledger_log_set_format(LEDGER_LOG_FORMAT_JSON);
+    LOG_ERROR("bad id \"a\\b\"\n\tnext\x01 caf\xc3\xa9");
+    char out[4096];
+    captured(out, sizeof(out));
+    cr_assert_eq(strchr(out, '\n'), out + strlen(out) - 1, "more than one line: %s", out);
+    cr_assert_str_eq(json_msg(out), "bad id \\\"a\\\\b\\\"\\n\\tnext\\u0001 caf\xc3\xa9");
+}
+
+Test(log, json_replaces_bytes_that_are_not_utf8) {
+    capture_stderr();
+    ledger_log_init("t", LEDGER_LOG_LEVEL_INFO);
+    ledger_log_set_format(LEDGER_LOG_FORMAT_JSON);
+    /* A lone continuation byte, a truncated sequence, an overlong '/', a
+     * surrogate: each invalid byte becomes one U+FFFD. */
+    LOG_INFO("a\x80"
+             "b\xe2\x82"
+             "c\xc0\xaf"
+             "d\xed\xa0\x80"
+             "e");
+    char out[4096];
+    captured(out, sizeof(out));
+    cr_assert_str_eq(json_msg(out),
+                     "a\\ufffdb\\ufffd\\ufffdc\\ufffd\\ufffdd\\ufffd\\ufffd\\ufffde");
+}
+
+Test(log, json_long_message_is_cut_and_stays_valid) {
+    capture_stderr();
+    ledger_log_init("t", LEDGER_LOG_LEVEL_INFO);
+    ledger_log_set_format(LEDGER_LOG_FORMAT_JSON);
+    /* Quotes double in length when escaped: the cut must not split one. */
+    static char big[10000];
+    memset(big, '"', sizeof(big) - 1);
+    LOG_INFO("%s", big);
+    static char out[20000];
+    captured(out, sizeof(out));
+    size_t len = strlen(out);
+    cr_assert_lt(len, 4500);
+    cr_assert_eq(strchr(out, '\n'), out + len - 1, "more than one line");
+    const char *msg = json_msg(out);
+    size_t msg_len = strlen(msg);
+    cr_assert(msg_len > 3 && strcmp(msg + msg_len - 3, "...") == 0, "%s", msg + msg_len - 8);
+    for (size_t i = 0; i + 3 < msg_len; i += 2)
+        cr_assert(msg[i] == '\\' && msg[i + 1] == '"', "broken escape at %zu", i);
+}
+
+Test(log, json_carries_librdkafka_lines_too) {
+    capture_stderr();
+    ledger_log_init("t", LEDGER_LOG_LEVEL_INFO);
+    ledger_log_set_format(LEDGER_LOG_FORMAT_JSON);
+    ledger_log_rdkafka_cb(NULL, 3, "FAIL", "broker \"down\"");
+    char out[4096];
+    captured(out, sizeof(out));
+    cr_assert(strstr(out, "\"level\":\"error\"") != NULL, "%s", out);
+    cr_assert_str_eq(json_msg(out), "rdkafka - FAIL: broker \\\"down\\\"");
+}
