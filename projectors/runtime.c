@@ -1010,6 +1010,10 @@ static void free_buffers(runtime *rt) {
     free(rt->part_count);
 }
 
+/* Creates the ledger's topics when missing. Kafka may come up after this
+ * process (a container started first): retried with a growing pause, and
+ * SIGTERM is answered within two seconds. Returns 0, 1 when stopped, or -1
+ * (logged) on an error that no retry mends (bad settings). */
 static int create_topics(runtime *rt) {
     ledger_kafka_topic_spec specs[LEDGER_KAFKA_TOPIC_COUNT];
     ledger_kafka_topic_outcome outcomes[LEDGER_KAFKA_TOPIC_COUNT];
@@ -1017,14 +1021,25 @@ static int create_topics(runtime *rt) {
     if (ledger_kafka_ledger_topic_specs(ledger_config_str(rt->cfg, "topic_prefix"),
                                         (int)ledger_config_int(rt->cfg, "partitions"),
                                         (int)ledger_config_int(rt->cfg, "replication_factor"),
-                                        specs, errstr, sizeof(errstr)) != 0 ||
-        ledger_kafka_create_topics(ledger_config_str(rt->cfg, "brokers"), rt->cfg, specs,
-                                   LEDGER_KAFKA_TOPIC_COUNT, 30000, outcomes, errstr,
-                                   sizeof(errstr)) != 0) {
+                                        specs, errstr, sizeof(errstr)) != 0) {
         LOG_ERROR("%s", errstr);
         return -1;
     }
-    return 0;
+    int64_t pause_ms = 500;
+    while (!runtime_stop) {
+        /* 2 s per attempt, so a SIGTERM waits for at most that. */
+        if (ledger_kafka_create_topics(ledger_config_str(rt->cfg, "brokers"), rt->cfg, specs,
+                                       LEDGER_KAFKA_TOPIC_COUNT, 2000, outcomes, errstr,
+                                       sizeof(errstr)) == 0)
+            return 0;
+        LOG_WARN("topics not ready, retrying in %lld ms: %s", (long long)pause_ms, errstr);
+        int64_t until = mono_ms() + pause_ms;
+        while (!runtime_stop && mono_ms() < until)
+            usleep(50 * 1000);
+        if (pause_ms < 8000)
+            pause_ms *= 2;
+    }
+    return 1;
 }
 
 /* --rebuild: every partition of the events topic, each from the built
@@ -1360,8 +1375,12 @@ int projector_run(const projector_view *view, int argc, char **argv) {
         LOG_ERROR("out of memory");
         goto cleanup;
     }
-    if (create_topics(&rt) != 0)
+    int topics = create_topics(&rt);
+    if (topics != 0) {
+        if (topics == 1)
+            rc = PROJECTOR_EXIT_OK; /* stopped while waiting for Kafka */
         goto cleanup;
+    }
     rt.dlq = projector_dlq_new(cfg, view->name, &runtime_stop, errstr, sizeof(errstr));
     if (rt.dlq == NULL) {
         LOG_ERROR("%s", errstr);
