@@ -1,5 +1,6 @@
 /*
- * cli.c - the subcommand dispatcher and the shared configuration loading.
+ * cli.c - the subcommand dispatcher, the shared configuration loading and
+ * the argument and output steps every subcommand takes the same way.
  *
  * Kept apart from ledger.c so that nested command groups (`ledger admin
  * ...`) dispatch with the same code and print the same messages.
@@ -7,6 +8,7 @@
 #include "cli.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kafka.h"
@@ -41,8 +43,13 @@ int cli_dispatch(const char *path, const cli_command *table, size_t n, int argc,
     return CLI_EXIT_USAGE;
 }
 
-bool cli_load(ledger_config *cfg, int argc, char **argv, const char *usage, const char *description,
-              int *exit_code) {
+/* Loads `cfg` from argv (the arguments after the subcommand name) and sets
+ * up logging from its log_level and log_format. Returns true when the
+ * subcommand should run; otherwise it has printed the help (stdout), the -X
+ * dump (stdout) or the error (stderr, "ledger: invalid ..."), and
+ * *exit_code says how to exit. `usage` and `description` go to the help. */
+static bool cli_load(ledger_config *cfg, int argc, char **argv, const char *usage,
+                     const char *description, int *exit_code) {
     char errstr[1024];
     switch (ledger_config_load(cfg, argc, argv, errstr, sizeof(errstr))) {
         case LEDGER_CONFIG_HELP:
@@ -72,4 +79,41 @@ bool cli_load(ledger_config *cfg, int argc, char **argv, const char *usage, cons
     ledger_log_set_format(log_format);
     *exit_code = CLI_EXIT_OK;
     return true;
+}
+
+int cli_run(const char *program, const ledger_config_setting *const *tables, int argc, char **argv,
+            const char *usage, const char *description, cli_body body, const void *arg) {
+    ledger_config *cfg = ledger_config_new(program, tables);
+    if (cfg == NULL) {
+        fprintf(stderr, "ledger: out of memory\n");
+        return CLI_EXIT_INFRA;
+    }
+    int exit_code = CLI_EXIT_OK;
+    if (cli_load(cfg, argc - 1, argv + 1, usage, description, &exit_code))
+        exit_code = body(cfg, arg);
+    ledger_config_destroy(cfg);
+    return exit_code;
+}
+
+bool cli_expect_args(const ledger_config *cfg, const char *usage, const char *const *names) {
+    int want = 0;
+    while (names[want] != NULL)
+        want++;
+    int got = ledger_config_positional_count(cfg);
+    if (got < want)
+        fprintf(stderr, "ledger: missing argument %s\nusage: %s\n", names[got], usage);
+    else if (got > want)
+        fprintf(stderr, "ledger: unexpected argument '%s'\nusage: %s\n",
+                ledger_config_positional(cfg, want), usage);
+    return got == want;
+}
+
+void cli_print_json(json_t *obj) {
+    char *text = obj == NULL ? NULL : json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (text != NULL) {
+        printf("%s\n", text);
+        free(text);
+    }
+    json_decref(obj);
+    fflush(stdout);
 }

@@ -1,14 +1,16 @@
 /*
  * cli.h - what every `ledger` subcommand shares: the exit codes of SPEC
- * section 8, the subcommand table type with its dispatcher, and the
- * configuration loading that handles --help, -X dump and bad settings the
- * same way everywhere.
+ * section 8, the subcommand table type with its dispatcher, the
+ * configuration's life (cli_run) that handles --help, -X dump and bad
+ * settings the same way everywhere, the positional-argument check and the
+ * JSON line printer.
  *
  * Adding a subcommand is one line in a table: {"name", handler, "help"}.
  */
 #ifndef LEDGER_CLI_H
 #define LEDGER_CLI_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -35,12 +37,29 @@ typedef struct cli_command {
  * -h/--help, prints it to stdout and returns CLI_EXIT_OK. */
 int cli_dispatch(const char *path, const cli_command *table, size_t n, int argc, char **argv);
 
-/* Loads `cfg` from argv (the arguments after the subcommand name) and sets
- * up logging from its log_level. Returns true when the subcommand should
- * run; otherwise it has printed the help (stdout), the -X dump (stdout) or
- * the error (stderr, "ledger: invalid ..."), and *exit_code says how to
- * exit. `usage` and `description` go to the help. */
-bool cli_load(ledger_config *cfg, int argc, char **argv, const char *usage, const char *description,
-              int *exit_code);
+/* A subcommand's work once its configuration is loaded: returns an exit
+ * code. `arg` is cli_run's, passed through. */
+typedef int (*cli_body)(const ledger_config *cfg, const void *arg);
+
+/* The whole life of a subcommand's configuration: builds it from `tables`
+ * (NULL-terminated) under the name `program` ("ledger wait"), loads argv
+ * (argv[0] = the subcommand's name), runs body(cfg, arg) when
+ * it should, and destroys it. Loading sets up logging from log_level and
+ * log_format; --help and -X dump print to stdout and exit 0; bad settings
+ * print "ledger: invalid ..." to stderr and exit 2 (`usage` and
+ * `description` go to the help). Returns the exit code: CLI_EXIT_INFRA
+ * ("ledger: out of memory") when the configuration cannot be built. */
+int cli_run(const char *program, const ledger_config_setting *const *tables, int argc, char **argv,
+            const char *usage, const char *description, cli_body body, const void *arg);
+
+/* Checks the positional arguments against `names` (NULL-terminated, in
+ * order): returns true when there are exactly that many; otherwise prints
+ * "ledger: missing argument NAME" or "ledger: unexpected argument 'x'",
+ * then `usage`, to stderr and returns false (exit CLI_EXIT_USAGE). */
+bool cli_expect_args(const ledger_config *cfg, const char *usage, const char *const *names);
+
+/* Prints `obj` as one compact JSON line (keys in insertion order) on stdout,
+ * flushed, and releases it (takes the reference; NULL prints nothing). */
+void cli_print_json(json_t *obj);
 
 #endif

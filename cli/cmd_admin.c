@@ -17,18 +17,6 @@
 #include "kafka.h"
 #include "log.h"
 
-/* JSON line on stdout; jansson escapes what needs it. */
-static void print_json(json_t *obj) {
-    if (obj == NULL)
-        return;
-    char *text = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    if (text != NULL) {
-        printf("%s\n", text);
-        free(text);
-    }
-    json_decref(obj);
-}
-
 /* ---- ping ---- */
 
 static const ledger_config_setting ping_settings[] = {
@@ -43,37 +31,29 @@ static const ledger_config_setting ping_settings[] = {
     LEDGER_CONFIG_END,
 };
 
-static int admin_ping(int argc, char **argv) {
-    const ledger_config_setting *const tables[] = {
-        ledger_config_kafka_settings, ledger_config_common_settings, ping_settings, NULL};
-    int exit_code = CLI_EXIT_OK;
-    ledger_config *cfg = ledger_config_new("ledger admin ping", tables);
-    if (cfg == NULL) {
-        fprintf(stderr, "ledger: out of memory\n");
-        return CLI_EXIT_INFRA;
-    }
-    if (!cli_load(cfg, argc - 1, argv + 1, "ledger admin ping [options]",
-                  "Exits 0 when a Kafka broker answers a metadata request in time, 3 otherwise.",
-                  &exit_code))
-        goto cleanup;
+static int ping_run(const ledger_config *cfg, const void *unused) {
+    (void)unused;
     if (ledger_config_positional_count(cfg) > 0) {
         fprintf(stderr, "ledger: unexpected argument '%s'\n", ledger_config_positional(cfg, 0));
-        exit_code = CLI_EXIT_USAGE;
-        goto cleanup;
+        return CLI_EXIT_USAGE;
     }
     const char *brokers = ledger_config_str(cfg, "brokers");
     int timeout_ms = (int)ledger_config_duration_ms(cfg, "timeout");
     char errstr[1024];
     if (ledger_kafka_ping_cfg(brokers, cfg, timeout_ms, errstr, sizeof(errstr)) != 0) {
         fprintf(stderr, "ledger: %s\n", errstr);
-        exit_code = CLI_EXIT_INFRA;
-        goto cleanup;
+        return CLI_EXIT_INFRA;
     }
-    print_json(json_pack("{s:s, s:s}", "brokers", brokers, "status", "ok"));
+    cli_print_json(json_pack("{s:s, s:s}", "brokers", brokers, "status", "ok"));
+    return CLI_EXIT_OK;
+}
 
-cleanup:
-    ledger_config_destroy(cfg);
-    return exit_code;
+static int admin_ping(int argc, char **argv) {
+    const ledger_config_setting *const tables[] = {
+        ledger_config_kafka_settings, ledger_config_common_settings, ping_settings, NULL};
+    return cli_run("ledger admin ping", tables, argc, argv, "ledger admin ping [options]",
+                   "Exits 0 when a Kafka broker answers a metadata request in time, 3 otherwise.",
+                   ping_run, NULL);
 }
 
 /* ---- create-topics ---- */
@@ -97,28 +77,14 @@ static int is_bad_input(rd_kafka_resp_err_t err) {
            err == RD_KAFKA_RESP_ERR_INVALID_CONFIG || err == RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION;
 }
 
-static int admin_create_topics(int argc, char **argv) {
-    const ledger_config_setting *const tables[] = {
-        ledger_config_kafka_settings, ledger_config_topic_settings, ledger_config_common_settings,
-        create_topics_settings, NULL};
-    int exit_code = CLI_EXIT_OK;
-    ledger_config *cfg = ledger_config_new("ledger admin create-topics", tables);
-    if (cfg == NULL) {
-        fprintf(stderr, "ledger: out of memory\n");
-        return CLI_EXIT_INFRA;
-    }
-    if (!cli_load(cfg, argc - 1, argv + 1, "ledger admin create-topics [options]",
-                  "Creates the ledger's topics (commands, events, command-results, snapshots,\n"
-                  "events.dlq) with their settings; a topic that exists is left as it is.\n"
-                  "Prints one line per topic; exits 3 when the broker cannot be reached.",
-                  &exit_code))
-        goto cleanup;
+static int create_topics_run(const ledger_config *cfg, const void *unused) {
+    (void)unused;
     if (ledger_config_positional_count(cfg) > 0) {
         fprintf(stderr, "ledger: unexpected argument '%s'\n", ledger_config_positional(cfg, 0));
-        exit_code = CLI_EXIT_USAGE;
-        goto cleanup;
+        return CLI_EXIT_USAGE;
     }
 
+    int exit_code = CLI_EXIT_OK;
     const char *brokers = ledger_config_str(cfg, "brokers");
     int partitions = (int)ledger_config_int(cfg, "partitions");
     ledger_kafka_topic_spec specs[LEDGER_KAFKA_TOPIC_COUNT];
@@ -128,8 +94,7 @@ static int admin_create_topics(int argc, char **argv) {
                                         (int)ledger_config_int(cfg, "replication_factor"), specs,
                                         errstr, sizeof(errstr)) != 0) {
         fprintf(stderr, "ledger: %s\n", errstr);
-        exit_code = CLI_EXIT_USAGE;
-        goto cleanup;
+        return CLI_EXIT_USAGE;
     }
     int rc = ledger_kafka_create_topics(brokers, cfg, specs, LEDGER_KAFKA_TOPIC_COUNT,
                                         (int)ledger_config_duration_ms(cfg, "timeout"), outcomes,
@@ -143,7 +108,7 @@ static int admin_create_topics(int argc, char **argv) {
                                  err == RD_KAFKA_RESP_ERR_NO_ERROR ? "created" : "exists");
         if (line != NULL && outcomes[i].partitions > 0)
             json_object_set_new(line, "partitions", json_integer(outcomes[i].partitions));
-        print_json(line);
+        cli_print_json(line);
         if (outcomes[i].partitions > 0 && outcomes[i].partitions != partitions)
             LOG_WARN("topic '%s' has %d partitions, not %d: it was created earlier and is left "
                      "as it is",
@@ -157,10 +122,19 @@ static int admin_create_topics(int argc, char **argv) {
                 exit_code = CLI_EXIT_USAGE;
         }
     }
-
-cleanup:
-    ledger_config_destroy(cfg);
     return exit_code;
+}
+
+static int admin_create_topics(int argc, char **argv) {
+    const ledger_config_setting *const tables[] = {
+        ledger_config_kafka_settings, ledger_config_topic_settings, ledger_config_common_settings,
+        create_topics_settings, NULL};
+    return cli_run("ledger admin create-topics", tables, argc, argv,
+                   "ledger admin create-topics [options]",
+                   "Creates the ledger's topics (commands, events, command-results, snapshots,\n"
+                   "events.dlq) with their settings; a topic that exists is left as it is.\n"
+                   "Prints one line per topic; exits 3 when the broker cannot be reached.",
+                   create_topics_run, NULL);
 }
 
 /* ---- the group ---- */

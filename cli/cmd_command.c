@@ -238,36 +238,10 @@ static command_input_field field_of(const char *s) {
     return f;
 }
 
-static int run_command(const command_spec *spec, int argc, char **argv) {
-    const ledger_config_setting *const tables[] = {
-        ledger_config_kafka_settings, ledger_config_common_settings,
-        spec->type == LEDGER_COMMAND_OPEN ? open_settings : command_settings, NULL};
-    int exit_code = CLI_EXIT_OK;
-    char program[32];
-    snprintf(program, sizeof(program), "ledger %s", spec->name);
-    ledger_config *cfg = ledger_config_new(program, tables);
-    if (cfg == NULL) {
-        fprintf(stderr, "ledger: out of memory\n");
-        return CLI_EXIT_INFRA;
-    }
-    if (!cli_load(cfg, argc - 1, argv + 1, spec->usage, spec->description, &exit_code))
-        goto cleanup;
-
-    int want = 0;
-    while (spec->args[want] != NULL)
-        want++;
-    int got = ledger_config_positional_count(cfg);
-    if (got < want) {
-        fprintf(stderr, "ledger: missing argument %s\nusage: %s\n", spec->args[got], spec->usage);
-        exit_code = CLI_EXIT_USAGE;
-        goto cleanup;
-    }
-    if (got > want) {
-        fprintf(stderr, "ledger: unexpected argument '%s'\nusage: %s\n",
-                ledger_config_positional(cfg, want), spec->usage);
-        exit_code = CLI_EXIT_USAGE;
-        goto cleanup;
-    }
+static int command_run(const ledger_config *cfg, const void *arg) {
+    const command_spec *spec = arg;
+    if (!cli_expect_args(cfg, spec->usage, spec->args))
+        return CLI_EXIT_USAGE;
 
     command_input_text in = {
         .id = field_of(ledger_config_str(cfg, "id")),
@@ -279,7 +253,7 @@ static int run_command(const command_spec *spec, int argc, char **argv) {
     else if (spec->type == LEDGER_COMMAND_TRANSFER) {
         in.to = field_of(ledger_config_positional(cfg, 1));
         in.amount = field_of(ledger_config_positional(cfg, 2));
-    } else if (want == 2)
+    } else if (ledger_config_positional_count(cfg) == 2)
         in.amount = field_of(ledger_config_positional(cfg, 1));
 
     ledger_command command;
@@ -287,14 +261,18 @@ static int run_command(const command_spec *spec, int argc, char **argv) {
     command_input_error_init(&err);
     if (command_input_build(spec->type, &in, &command, &err) != 0) {
         fprintf(stderr, "ledger: %s\n", err.message);
-        exit_code = CLI_EXIT_USAGE;
-        goto cleanup;
+        return CLI_EXIT_USAGE;
     }
-    exit_code = send_and_wait(cfg, &command);
+    return send_and_wait(cfg, &command);
+}
 
-cleanup:
-    ledger_config_destroy(cfg);
-    return exit_code;
+static int run_command(const command_spec *spec, int argc, char **argv) {
+    const ledger_config_setting *const tables[] = {
+        ledger_config_kafka_settings, ledger_config_common_settings,
+        spec->type == LEDGER_COMMAND_OPEN ? open_settings : command_settings, NULL};
+    char program[32];
+    snprintf(program, sizeof(program), "ledger %s", spec->name);
+    return cli_run(program, tables, argc, argv, spec->usage, spec->description, command_run, spec);
 }
 
 int cmd_open(int argc, char **argv) {

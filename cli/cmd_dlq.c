@@ -108,16 +108,6 @@ static const char skip_description[] =
 
 /* ---- shared steps ---- */
 
-static void print_json(json_t *obj) {
-    char *text = obj == NULL ? NULL : json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    if (text != NULL) {
-        printf("%s\n", text);
-        free(text);
-    }
-    json_decref(obj);
-    fflush(stdout);
-}
-
 static json_t *position_text(int32_t partition, int64_t offset) {
     char buf[48];
     snprintf(buf, sizeof(buf), "%d:%lld", (int)partition, (long long)offset);
@@ -156,7 +146,8 @@ static redisContext *connect_redis(const ledger_config *cfg) {
 
 /* ---- list ---- */
 
-static int run_list(const ledger_config *cfg) {
+static int run_list(const ledger_config *cfg, const void *unused) {
+    (void)unused;
     if (ledger_config_positional_count(cfg) > 0) {
         fprintf(stderr, "ledger: unexpected argument '%s'\n", ledger_config_positional(cfg, 0));
         return CLI_EXIT_USAGE;
@@ -202,7 +193,7 @@ static int run_list(const ledger_config *cfg) {
                 json_object_set_new(line, "source", position_text(e->partition, e->offset));
                 json_object_set_new(line, "error", json_string(e->error));
                 json_object_set_new(line, "dlq", position_text(e->dlq_partition, e->dlq_offset));
-                print_json(line);
+                cli_print_json(line);
             }
             projector_dlq_held_release(&held);
         }
@@ -448,7 +439,7 @@ static void print_outcome(const char *view, const char *account, const projector
                 view, account, (int)out->failed_partition, (long long)out->failed_offset,
                 out->error);
     }
-    print_json(line);
+    cli_print_json(line);
 }
 
 /* Retries (and skips) in one view, reading again when Redis changed. */
@@ -518,7 +509,7 @@ static view_outcome resolve_view(dlq_job *job, const projector_view *view) {
                 json_object_set_new(line, "account", json_string(job->account));
                 json_object_set_new(line, "skipped",
                                     position_text(job->skip_partition, job->skip_offset));
-                print_json(line);
+                cli_print_json(line);
             }
             print_outcome(view->name, job->account, &out);
             result = out.released ? VIEW_RELEASED : VIEW_STILL_HELD;
@@ -628,7 +619,7 @@ static int run_resolve(const ledger_config *cfg, bool skipping) {
         rc = released == quarantined ? CLI_EXIT_OK : CLI_EXIT_REJECTED;
     }
     if (line != NULL)
-        print_json(line);
+        cli_print_json(line);
 
 cleanup:
     cache_clear(&job);
@@ -648,7 +639,7 @@ cleanup:
 /* Loads the configuration of one subcommand (the shared settings, the
  * command's own, every view's) and runs it. */
 static int run_sub(int argc, char **argv, const char *usage, const char *description,
-                   int (*run)(const ledger_config *, bool), bool arg) {
+                   cli_body run) {
     const ledger_config_setting *tables[DLQ_TABLES_MAX] = {
         ledger_config_kafka_settings, ledger_config_redis_settings, projector_keys_settings,
         ledger_config_common_settings, dlq_settings};
@@ -658,36 +649,31 @@ static int run_sub(int argc, char **argv, const char *usage, const char *descrip
             tables[n++] = projector_registry_at(i)->settings;
     }
     tables[n] = NULL;
-    ledger_config *cfg = ledger_config_new("ledger dlq", tables);
-    if (cfg == NULL) {
-        fprintf(stderr, "ledger: out of memory\n");
-        return CLI_EXIT_INFRA;
-    }
-    int exit_code = CLI_EXIT_OK;
-    if (cli_load(cfg, argc - 1, argv + 1, usage, description, &exit_code))
-        exit_code = run(cfg, arg);
-    ledger_config_destroy(cfg);
-    return exit_code;
+    return cli_run("ledger dlq", tables, argc, argv, usage, description, run, NULL);
 }
 
-static int list_run(const ledger_config *cfg, bool unused) {
+static int retry_run(const ledger_config *cfg, const void *unused) {
     (void)unused;
-    return run_list(cfg);
+    return run_resolve(cfg, false);
+}
+
+static int skip_run(const ledger_config *cfg, const void *unused) {
+    (void)unused;
+    return run_resolve(cfg, true);
 }
 
 static int dlq_list(int argc, char **argv) {
-    return run_sub(argc, argv, "ledger dlq list [--view V] [options]", list_description, list_run,
-                   false);
+    return run_sub(argc, argv, "ledger dlq list [--view V] [options]", list_description, run_list);
 }
 
 static int dlq_retry(int argc, char **argv) {
     return run_sub(argc, argv, "ledger dlq retry ACCOUNT [--view V] [options]", retry_description,
-                   run_resolve, false);
+                   retry_run);
 }
 
 static int dlq_skip(int argc, char **argv) {
     return run_sub(argc, argv, "ledger dlq skip ACCOUNT --offset P:O [--view V] [options]",
-                   skip_description, run_resolve, true);
+                   skip_description, skip_run);
 }
 
 static const cli_command dlq_commands[] = {

@@ -60,15 +60,6 @@ static const char flagged_description[] =
 
 /* ---- shared steps ---- */
 
-static void print_json(json_t *obj) {
-    char *text = obj == NULL ? NULL : json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    if (text != NULL) {
-        printf("%s\n", text);
-        free(text);
-    }
-    json_decref(obj);
-}
-
 /* Connects and, with --after, waits for the position. Returns the context
  * (the caller frees it), or NULL after printing why (exit 3). */
 static redisContext *open_view(const ledger_config *cfg) {
@@ -178,39 +169,27 @@ static json_t *parse_list(const redisReply *list, const char *what, char *errstr
     return out;
 }
 
-/* Loads the configuration; returns false with *exit_code when the command
- * should not run (help, bad settings, wrong number of arguments). */
-static bool load(ledger_config *cfg, int argc, char **argv, const char *usage,
-                 const char *description, int positional, int *exit_code) {
-    if (!cli_load(cfg, argc - 1, argv + 1, usage, description, exit_code))
-        return false;
-    int got = ledger_config_positional_count(cfg);
-    if (got == positional)
-        return true;
-    if (got < positional)
-        fprintf(stderr, "ledger: missing argument ACCOUNT\nusage: %s\n", usage);
+/* Says why the read of the view gave up (exit 3). */
+static void read_failed(bool retry, const char *errstr) {
+    if (retry)
+        fprintf(stderr, "ledger: the %s view kept switching generations during %d reads\n", VIEW,
+                READ_ATTEMPTS);
     else
-        fprintf(stderr, "ledger: unexpected argument '%s'\nusage: %s\n",
-                ledger_config_positional(cfg, positional), usage);
-    *exit_code = CLI_EXIT_USAGE;
-    return false;
+        fprintf(stderr, "ledger: %s\n", errstr);
 }
 
 /* ---- ledger flags ---- */
 
-int cmd_flags(int argc, char **argv) {
+static int flags_run(const ledger_config *cfg, const void *unused) {
+    (void)unused;
     int exit_code = CLI_EXIT_OK;
     redisContext *c = NULL;
     redisReply *exec = NULL;
     json_t *flags = NULL;
     char errstr[1024];
-    ledger_config *cfg = ledger_config_new("ledger flags", query_tables);
-    if (cfg == NULL) {
-        fprintf(stderr, "ledger: out of memory\n");
-        return CLI_EXIT_INFRA;
-    }
-    if (!load(cfg, argc, argv, flags_usage, flags_description, 1, &exit_code))
-        goto cleanup;
+    static const char *const args[] = {"ACCOUNT", NULL};
+    if (!cli_expect_args(cfg, flags_usage, args))
+        return CLI_EXIT_USAGE;
     const char *account = ledger_config_positional(cfg, 0);
     command_input_error in_err;
     command_input_error_init(&in_err);
@@ -247,11 +226,7 @@ int cmd_flags(int argc, char **argv) {
         exec = transaction(c, current, gen, 3, cmds, argcs, &retry, errstr, sizeof errstr);
     }
     if (exec == NULL) {
-        if (retry)
-            fprintf(stderr, "ledger: the %s view kept switching generations during %d reads\n",
-                    VIEW, READ_ATTEMPTS);
-        else
-            fprintf(stderr, "ledger: %s\n", errstr);
+        read_failed(retry, errstr);
         goto cleanup;
     }
     const redisReply *version = exec->element[1];
@@ -264,7 +239,7 @@ int cmd_flags(int argc, char **argv) {
         json_t *nf = json_pack("{s:s, s:s}", "account", account, "error", "not_found");
         if (nf != NULL && stale)
             json_object_set_new(nf, "stale", json_true());
-        print_json(nf);
+        cli_print_json(nf);
         exit_code = CLI_EXIT_REJECTED;
         goto cleanup;
     }
@@ -282,7 +257,7 @@ int cmd_flags(int argc, char **argv) {
     }
     if (stale)
         json_object_set_new(obj, "stale", json_true());
-    print_json(obj);
+    cli_print_json(obj);
     exit_code = CLI_EXIT_OK;
 
 cleanup:
@@ -291,8 +266,12 @@ cleanup:
         freeReplyObject(exec);
     if (c != NULL)
         redisFree(c);
-    ledger_config_destroy(cfg);
     return exit_code;
+}
+
+int cmd_flags(int argc, char **argv) {
+    return cli_run("ledger flags", query_tables, argc, argv, flags_usage, flags_description,
+                   flags_run, NULL);
 }
 
 /* ---- ledger flagged ---- */
@@ -301,19 +280,16 @@ static int compare_strings(const void *a, const void *b) {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-int cmd_flagged(int argc, char **argv) {
+static int flagged_run(const ledger_config *cfg, const void *unused) {
+    (void)unused;
     int exit_code = CLI_EXIT_OK;
     redisContext *c = NULL;
     redisReply *exec = NULL;
     const char **names = NULL;
     char errstr[1024];
-    ledger_config *cfg = ledger_config_new("ledger flagged", query_tables);
-    if (cfg == NULL) {
-        fprintf(stderr, "ledger: out of memory\n");
-        return CLI_EXIT_INFRA;
-    }
-    if (!load(cfg, argc, argv, flagged_usage, flagged_description, 0, &exit_code))
-        goto cleanup;
+    static const char *const no_args[] = {NULL};
+    if (!cli_expect_args(cfg, flagged_usage, no_args))
+        return CLI_EXIT_USAGE;
 
     exit_code = CLI_EXIT_INFRA;
     const char *ns = ledger_config_str(cfg, "redis_prefix");
@@ -332,11 +308,7 @@ int cmd_flagged(int argc, char **argv) {
         exec = transaction(c, current, gen, 1, cmds, argcs, &retry, errstr, sizeof errstr);
     }
     if (exec == NULL) {
-        if (retry)
-            fprintf(stderr, "ledger: the %s view kept switching generations during %d reads\n",
-                    VIEW, READ_ATTEMPTS);
-        else
-            fprintf(stderr, "ledger: %s\n", errstr);
+        read_failed(retry, errstr);
         goto cleanup;
     }
     const redisReply *members = exec->element[1];
@@ -365,7 +337,7 @@ int cmd_flagged(int argc, char **argv) {
         fprintf(stderr, "ledger: out of memory\n");
         goto cleanup;
     }
-    print_json(obj);
+    cli_print_json(obj);
     exit_code = CLI_EXIT_OK;
 
 cleanup:
@@ -374,6 +346,10 @@ cleanup:
         freeReplyObject(exec);
     if (c != NULL)
         redisFree(c);
-    ledger_config_destroy(cfg);
     return exit_code;
+}
+
+int cmd_flagged(int argc, char **argv) {
+    return cli_run("ledger flagged", query_tables, argc, argv, flagged_usage, flagged_description,
+                   flagged_run, NULL);
 }

@@ -241,7 +241,8 @@ cleanup:
     return status;
 }
 
-static int run_health(ledger_config *cfg) {
+static int run_health(const ledger_config *cfg, const void *unused) {
+    (void)unused;
     if (ledger_config_positional_count(cfg) > 0) {
         fprintf(stderr, "ledger: unexpected argument '%s'\n", ledger_config_positional(cfg, 0));
         return CLI_EXIT_USAGE;
@@ -286,21 +287,13 @@ static int run_health(ledger_config *cfg) {
 int cmd_health(int argc, char **argv) {
     const ledger_config_setting *const tables[] = {health_settings, ledger_config_common_settings,
                                                    NULL};
-    int exit_code = CLI_EXIT_OK;
-    ledger_config *cfg = ledger_config_new("ledger health", tables);
-    if (cfg == NULL) {
-        fprintf(stderr, "ledger: out of memory\n");
-        return CLI_EXIT_INFRA;
-    }
-    if (cli_load(cfg, argc - 1, argv + 1, "ledger health [--host HOST] [--port PORT] [options]",
-                 "GETs http://HOST:PORT/healthz of a running service (ledger-producer or\n"
-                 "ledger-projector started with LEDGER_HTTP_PORT) and prints\n"
-                 "{\"url\":...,\"status\":200,\"ready\":true,\"body\":\"ready\"}.\n"
-                 "Exit 0 when it answers 200 (ready), 1 when it answers another status (503\n"
-                 "until its partitions are restored or assigned), 3 when nothing answers in time.\n"
-                 "The compose healthchecks run it inside each service's container.",
-                 &exit_code))
-        exit_code = run_health(cfg);
-    ledger_config_destroy(cfg);
-    return exit_code;
+    return cli_run(
+        "ledger health", tables, argc, argv, "ledger health [--host HOST] [--port PORT] [options]",
+        "GETs http://HOST:PORT/healthz of a running service (ledger-producer or\n"
+        "ledger-projector started with LEDGER_HTTP_PORT) and prints\n"
+        "{\"url\":...,\"status\":200,\"ready\":true,\"body\":\"ready\"}.\n"
+        "Exit 0 when it answers 200 (ready), 1 when it answers another status (503\n"
+        "until its partitions are restored or assigned), 3 when nothing answers in time.\n"
+        "The compose healthchecks run it inside each service's container.",
+        run_health, NULL);
 }

@@ -203,28 +203,15 @@ static int read_partition(rd_kafka_t *rk, const ledger_codec *codec, const char 
     return exit_code;
 }
 
-int cmd_history(int argc, char **argv) {
-    const ledger_config_setting *const tables[] = {
-        ledger_config_kafka_settings, ledger_config_common_settings, history_settings, NULL};
+static int history_run(const ledger_config *cfg, const void *unused) {
+    (void)unused;
     int exit_code = CLI_EXIT_OK;
     char errstr[1024];
     char topic[LEDGER_KAFKA_TOPIC_NAME_BUF];
     ledger_codec *codec = NULL;
     rd_kafka_t *rk = NULL;
-    ledger_config *cfg = ledger_config_new("ledger history", tables);
-    if (cfg == NULL) {
-        fprintf(stderr, "ledger: out of memory\n");
-        return CLI_EXIT_INFRA;
-    }
-    if (!cli_load(cfg, argc - 1, argv + 1, history_usage, history_description, &exit_code))
-        goto cleanup;
-    int got = ledger_config_positional_count(cfg);
-    if (got != 1) {
-        if (got == 0)
-            fprintf(stderr, "ledger: missing argument ACCOUNT\nusage: %s\n", history_usage);
-        else
-            fprintf(stderr, "ledger: unexpected argument '%s'\nusage: %s\n",
-                    ledger_config_positional(cfg, 1), history_usage);
+    static const char *const args[] = {"ACCOUNT", NULL};
+    if (!cli_expect_args(cfg, history_usage, args)) {
         exit_code = CLI_EXIT_USAGE;
         goto cleanup;
     }
@@ -288,6 +275,12 @@ cleanup:
         rd_kafka_destroy(rk);
     }
     ledger_codec_destroy(codec);
-    ledger_config_destroy(cfg);
     return exit_code;
+}
+
+int cmd_history(int argc, char **argv) {
+    const ledger_config_setting *const tables[] = {
+        ledger_config_kafka_settings, ledger_config_common_settings, history_settings, NULL};
+    return cli_run("ledger history", tables, argc, argv, history_usage, history_description,
+                   history_run, NULL);
 }

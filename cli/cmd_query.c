@@ -63,7 +63,8 @@ static int read_balance(redisContext *c, const char *ns, const char *account, in
     return -1;
 }
 
-static int run_balance(ledger_config *cfg) {
+static int run_balance(const ledger_config *cfg, const void *unused) {
+    (void)unused;
     char errstr[1024];
     if (ledger_config_positional_count(cfg) != 1) {
         fprintf(stderr, "ledger balance: expected one ACCOUNT, got %d arguments\n",
@@ -148,18 +149,10 @@ int cmd_balance(int argc, char **argv) {
     const ledger_config_setting *const tables[] = {
         ledger_config_redis_settings, projector_keys_settings, projector_query_settings,
         ledger_config_common_settings, NULL};
-    ledger_config *cfg = ledger_config_new("ledger balance", tables);
-    if (cfg == NULL) {
-        fprintf(stderr, "ledger: out of memory\n");
-        return CLI_EXIT_INFRA;
-    }
-    int exit_code = CLI_EXIT_OK;
-    if (cli_load(cfg, argc - 1, argv + 1, "ledger balance ACCOUNT [--after P:O] [options]",
-                 "Prints the account's balance as the balance view holds it: "
-                 "{\"account\",\"balance\",\"version\",\"status\"} (+ \"stale\":true while the "
-                 "account is quarantined). Exit 1 when the view has no such account.",
-                 &exit_code))
-        exit_code = run_balance(cfg);
-    ledger_config_destroy(cfg);
-    return exit_code;
+    return cli_run("ledger balance", tables, argc, argv,
+                   "ledger balance ACCOUNT [--after P:O] [options]",
+                   "Prints the account's balance as the balance view holds it: "
+                   "{\"account\",\"balance\",\"version\",\"status\"} (+ \"stale\":true while the "
+                   "account is quarantined). Exit 1 when the view has no such account.",
+                   run_balance, NULL);
 }

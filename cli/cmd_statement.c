@@ -307,38 +307,14 @@ cleanup:
     return outcome;
 }
 
-static void print_json(json_t *obj) {
-    char *text = obj == NULL ? NULL : json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    if (text != NULL) {
-        printf("%s\n", text);
-        free(text);
-    }
-    json_decref(obj);
-}
-
-int cmd_statement(int argc, char **argv) {
-    const ledger_config_setting *const tables[] = {
-        ledger_config_redis_settings, projector_keys_settings, projector_query_settings,
-        ledger_config_common_settings, NULL};
+static int statement_run(const ledger_config *cfg, const void *unused) {
+    (void)unused;
     int exit_code = CLI_EXIT_OK;
     redisContext *c = NULL;
     statement_read st = {0};
     char errstr[1024];
-    ledger_config *cfg = ledger_config_new("ledger statement", tables);
-    if (cfg == NULL) {
-        fprintf(stderr, "ledger: out of memory\n");
-        return CLI_EXIT_INFRA;
-    }
-    if (!cli_load(cfg, argc - 1, argv + 1, statement_usage, statement_description, &exit_code))
-        goto cleanup;
-    int got = ledger_config_positional_count(cfg);
-    if (got != 2) {
-        if (got < 2)
-            fprintf(stderr, "ledger: missing argument %s\nusage: %s\n",
-                    got == 0 ? "ACCOUNT" : "YYYY-MM", statement_usage);
-        else
-            fprintf(stderr, "ledger: unexpected argument '%s'\nusage: %s\n",
-                    ledger_config_positional(cfg, 2), statement_usage);
+    static const char *const args[] = {"ACCOUNT", "YYYY-MM", NULL};
+    if (!cli_expect_args(cfg, statement_usage, args)) {
         exit_code = CLI_EXIT_USAGE;
         goto cleanup;
     }
@@ -405,7 +381,7 @@ int cmd_statement(int argc, char **argv) {
             json_t *nf = json_pack("{s:s, s:s}", "account", account, "error", "not_found");
             if (nf != NULL && st.stale)
                 json_object_set_new(nf, "stale", json_true());
-            print_json(nf);
+            cli_print_json(nf);
             exit_code = CLI_EXIT_REJECTED;
             goto cleanup;
         }
@@ -434,13 +410,20 @@ int cmd_statement(int argc, char **argv) {
     st.entries = NULL; /* owned by obj now */
     if (st.stale)
         json_object_set_new(obj, "stale", json_true());
-    print_json(obj);
+    cli_print_json(obj);
     exit_code = CLI_EXIT_OK;
 
 cleanup:
     json_decref(st.entries);
     if (c != NULL)
         redisFree(c);
-    ledger_config_destroy(cfg);
     return exit_code;
+}
+
+int cmd_statement(int argc, char **argv) {
+    const ledger_config_setting *const tables[] = {
+        ledger_config_redis_settings, projector_keys_settings, projector_query_settings,
+        ledger_config_common_settings, NULL};
+    return cli_run("ledger statement", tables, argc, argv, statement_usage, statement_description,
+                   statement_run, NULL);
 }

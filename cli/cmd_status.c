@@ -198,7 +198,8 @@ static int print_view(const status_view *v, int32_t partitions, const int64_t *e
     return rc;
 }
 
-static int run_status(ledger_config *cfg) {
+static int run_status(const ledger_config *cfg, const void *unused) {
+    (void)unused;
     if (ledger_config_positional_count(cfg) > 0) {
         fprintf(stderr, "ledger status: unexpected argument '%s'\n",
                 ledger_config_positional(cfg, 0));
@@ -324,14 +325,6 @@ int cmd_status(int argc, char **argv) {
         ledger_config_kafka_settings,  ledger_config_redis_settings,
         projector_keys_settings,       status_settings,
         ledger_config_common_settings, NULL};
-    ledger_config *cfg = ledger_config_new("ledger status", tables);
-    if (cfg == NULL) {
-        fprintf(stderr, "ledger: out of memory\n");
-        return CLI_EXIT_INFRA;
-    }
-    int exit_code = CLI_EXIT_OK;
-    if (cli_load(cfg, argc - 1, argv + 1, status_usage, status_description, &exit_code))
-        exit_code = run_status(cfg);
-    ledger_config_destroy(cfg);
-    return exit_code;
+    return cli_run("ledger status", tables, argc, argv, status_usage, status_description,
+                   run_status, NULL);
 }

@@ -384,24 +384,15 @@ static int run(submit *s) {
     return s->failed ? CLI_EXIT_INFRA : CLI_EXIT_OK;
 }
 
-int cmd_submit(int argc, char **argv) {
-    const ledger_config_setting *const tables[] = {
-        ledger_config_kafka_settings, ledger_config_common_settings, submit_settings, NULL};
+static int submit_run(const ledger_config *cfg, const void *unused) {
+    (void)unused;
     int exit_code = CLI_EXIT_OK;
     char errstr[1024];
     char topic[LEDGER_KAFKA_TOPIC_NAME_BUF];
     ledger_codec *codec = NULL;
     submit *s = NULL;
-    ledger_config *cfg = ledger_config_new("ledger submit", tables);
-    if (cfg == NULL) {
-        fprintf(stderr, "ledger: out of memory\n");
-        return CLI_EXIT_INFRA;
-    }
-    if (!cli_load(cfg, argc - 1, argv + 1, submit_usage, submit_description, &exit_code))
-        goto cleanup;
-    if (ledger_config_positional_count(cfg) > 0) {
-        fprintf(stderr, "ledger: unexpected argument '%s'\nusage: %s\n",
-                ledger_config_positional(cfg, 0), submit_usage);
+    static const char *const no_args[] = {NULL};
+    if (!cli_expect_args(cfg, submit_usage, no_args)) {
         exit_code = CLI_EXIT_USAGE;
         goto cleanup;
     }
@@ -458,6 +449,12 @@ cleanup:
         free(s);
     }
     ledger_codec_destroy(codec);
-    ledger_config_destroy(cfg);
     return exit_code;
+}
+
+int cmd_submit(int argc, char **argv) {
+    const ledger_config_setting *const tables[] = {
+        ledger_config_kafka_settings, ledger_config_common_settings, submit_settings, NULL};
+    return cli_run("ledger submit", tables, argc, argv, submit_usage, submit_description,
+                   submit_run, NULL);
 }

@@ -263,7 +263,8 @@ static int wait_view(const waiter *w, const char *view, const int64_t *target, i
     }
 }
 
-static int run_wait(ledger_config *cfg) {
+static int run_wait(const ledger_config *cfg, const void *unused) {
+    (void)unused;
     if (ledger_config_positional_count(cfg) > 0) {
         fprintf(stderr, "ledger wait: unexpected argument '%s'\n",
                 ledger_config_positional(cfg, 0));
@@ -369,14 +370,5 @@ int cmd_wait(int argc, char **argv) {
         ledger_config_kafka_settings,  ledger_config_redis_settings,
         projector_keys_settings,       wait_settings,
         ledger_config_common_settings, NULL};
-    ledger_config *cfg = ledger_config_new("ledger wait", tables);
-    if (cfg == NULL) {
-        fprintf(stderr, "ledger: out of memory\n");
-        return CLI_EXIT_INFRA;
-    }
-    int exit_code = CLI_EXIT_OK;
-    if (cli_load(cfg, argc - 1, argv + 1, wait_usage, wait_description, &exit_code))
-        exit_code = run_wait(cfg);
-    ledger_config_destroy(cfg);
-    return exit_code;
+    return cli_run("ledger wait", tables, argc, argv, wait_usage, wait_description, run_wait, NULL);
 }

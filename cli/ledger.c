@@ -2,8 +2,8 @@
  * ledger.c - `ledger <command> ...`: the CLI for people and scripts.
  *
  * main only picks the subcommand from the table below; each subcommand
- * declares its own settings, loads them with cli_load and returns an exit
- * code of SPEC section 8. To add a command, write its handler in a
+ * declares its own settings, runs through cli_run (which loads them) and
+ * returns an exit code of SPEC section 8. To add a command, write its handler in a
  * cmd_<name>.c and add one line to the table.
  */
 #include <stddef.h>
