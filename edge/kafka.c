@@ -149,6 +149,31 @@ int ledger_kafka_ledger_topic_specs(const char *prefix, int partitions, int repl
     return 0;
 }
 
+int ledger_kafka_ensure_ledger_topics(const ledger_config *cfg, volatile sig_atomic_t *stop,
+                                      ledger_kafka_topic_outcome *outcomes, char *errstr,
+                                      size_t errstr_size) {
+    ledger_kafka_topic_spec specs[LEDGER_KAFKA_TOPIC_COUNT];
+    if (ledger_kafka_ledger_topic_specs(
+            ledger_config_str(cfg, "topic_prefix"), (int)ledger_config_int(cfg, "partitions"),
+            (int)ledger_config_int(cfg, "replication_factor"), specs, errstr, errstr_size) != 0)
+        return -1;
+    int64_t pause_ms = 500;
+    while (!*stop) {
+        if (ledger_kafka_create_topics(ledger_config_str(cfg, "brokers"), cfg, specs,
+                                       LEDGER_KAFKA_TOPIC_COUNT, 2000, outcomes, errstr,
+                                       errstr_size) == 0)
+            return 0;
+        LOG_WARN("topics not ready, retrying in %lld ms: %s", (long long)pause_ms, errstr);
+        for (int64_t until = now_ms() + pause_ms; !*stop && now_ms() < until;) {
+            struct timespec slice = {.tv_sec = 0, .tv_nsec = 50 * 1000000L};
+            nanosleep(&slice, NULL);
+        }
+        if (pause_ms < 8000)
+            pause_ms *= 2;
+    }
+    return 1;
+}
+
 int ledger_kafka_err_is_unreachable(rd_kafka_resp_err_t err) {
     /* Local errors are negative; the broker's own are positive. */
     return err < 0 && err != RD_KAFKA_RESP_ERR_NO_ERROR;

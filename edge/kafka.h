@@ -16,6 +16,7 @@
 #define LEDGER_KAFKA_H
 
 #include <librdkafka/rdkafka.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -113,6 +114,18 @@ int ledger_kafka_create_topics(const char *brokers, const ledger_config *cfg,
                                const ledger_kafka_topic_spec *specs, size_t n, int timeout_ms,
                                ledger_kafka_topic_outcome *outcomes, char *errstr,
                                size_t errstr_size);
+
+/* For a service, which may start before Kafka does (a container up first):
+ * the ledger's topics (ledger_kafka_ledger_topic_specs from cfg's
+ * topic_prefix, partitions and replication_factor) created when missing,
+ * retried until the broker answers or *stop is raised. Each attempt gets
+ * 2 s, so a stop is seen within that; each failure is logged (WARN) and
+ * followed by a pause that doubles from 500 ms to 8 s. `outcomes` holds
+ * LEDGER_KAFKA_TOPIC_COUNT. Returns 0, 1 when stopped, or -1 with errstr
+ * when no retry can mend it (a name too long for the prefix). */
+int ledger_kafka_ensure_ledger_topics(const ledger_config *cfg, volatile sig_atomic_t *stop,
+                                      ledger_kafka_topic_outcome *outcomes, char *errstr,
+                                      size_t errstr_size);
 
 /* True when err is a local or transport failure (the cluster could not be
  * asked) rather than the broker refusing the request. */

@@ -870,28 +870,14 @@ static void service_collect(producer_service *svc, volatile sig_atomic_t *stop) 
 /* Creates missing topics and learns the partition count; retried until the
  * broker answers or *stop. Returns 0, or -1 (fatal or stopped). */
 static int service_topics(producer_service *svc, volatile sig_atomic_t *stop) {
-    const ledger_config *cfg = svc->cfg;
-    ledger_kafka_topic_spec specs[LEDGER_KAFKA_TOPIC_COUNT];
     ledger_kafka_topic_outcome outcomes[LEDGER_KAFKA_TOPIC_COUNT];
     char errstr[1024];
-    if (ledger_kafka_ledger_topic_specs(ledger_config_str(cfg, "topic_prefix"),
-                                        (int)ledger_config_int(cfg, "partitions"),
-                                        (int)ledger_config_int(cfg, "replication_factor"), specs,
-                                        errstr, sizeof(errstr)) != 0) {
-        LOG_ERROR("%s", errstr);
+    int rc = ledger_kafka_ensure_ledger_topics(svc->cfg, stop, outcomes, errstr, sizeof(errstr));
+    if (rc != 0) {
+        if (rc < 0)
+            LOG_ERROR("%s", errstr);
         return -1;
     }
-    while (!*stop) {
-        if (ledger_kafka_create_topics(ledger_config_str(cfg, "brokers"), cfg, specs,
-                                       LEDGER_KAFKA_TOPIC_COUNT, 5000, outcomes, errstr,
-                                       sizeof(errstr)) == 0)
-            break;
-        LOG_WARN("topics not ready, retrying: %s", errstr);
-        for (int i = 0; i < 20 && !*stop; i++)
-            usleep(100 * 1000);
-    }
-    if (*stop)
-        return -1;
     int commands = outcomes[LEDGER_KAFKA_TOPIC_COMMANDS].partitions;
     int events = outcomes[LEDGER_KAFKA_TOPIC_EVENTS].partitions;
     int snapshots = outcomes[LEDGER_KAFKA_TOPIC_SNAPSHOTS].partitions;

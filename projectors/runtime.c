@@ -1010,38 +1010,6 @@ static void free_buffers(runtime *rt) {
     free(rt->part_count);
 }
 
-/* Creates the ledger's topics when missing. Kafka may come up after this
- * process (a container started first): retried with a growing pause, and
- * SIGTERM is answered within two seconds. Returns 0, 1 when stopped, or -1
- * (logged) on an error that no retry mends (bad settings). */
-static int create_topics(runtime *rt) {
-    ledger_kafka_topic_spec specs[LEDGER_KAFKA_TOPIC_COUNT];
-    ledger_kafka_topic_outcome outcomes[LEDGER_KAFKA_TOPIC_COUNT];
-    char errstr[512];
-    if (ledger_kafka_ledger_topic_specs(ledger_config_str(rt->cfg, "topic_prefix"),
-                                        (int)ledger_config_int(rt->cfg, "partitions"),
-                                        (int)ledger_config_int(rt->cfg, "replication_factor"),
-                                        specs, errstr, sizeof(errstr)) != 0) {
-        LOG_ERROR("%s", errstr);
-        return -1;
-    }
-    int64_t pause_ms = 500;
-    while (!runtime_stop) {
-        /* 2 s per attempt, so a SIGTERM waits for at most that. */
-        if (ledger_kafka_create_topics(ledger_config_str(rt->cfg, "brokers"), rt->cfg, specs,
-                                       LEDGER_KAFKA_TOPIC_COUNT, 2000, outcomes, errstr,
-                                       sizeof(errstr)) == 0)
-            return 0;
-        LOG_WARN("topics not ready, retrying in %lld ms: %s", (long long)pause_ms, errstr);
-        int64_t until = mono_ms() + pause_ms;
-        while (!runtime_stop && mono_ms() < until)
-            usleep(50 * 1000);
-        if (pause_ms < 8000)
-            pause_ms *= 2;
-    }
-    return 1;
-}
-
 /* --rebuild: every partition of the events topic, each from the built
  * generation's checkpoint (the beginning when it has none), assigned
  * directly. Returns 0, or -1 (logged). */
@@ -1375,10 +1343,14 @@ int projector_run(const projector_view *view, int argc, char **argv) {
         LOG_ERROR("out of memory");
         goto cleanup;
     }
-    int topics = create_topics(&rt);
+    ledger_kafka_topic_outcome outcomes[LEDGER_KAFKA_TOPIC_COUNT];
+    int topics =
+        ledger_kafka_ensure_ledger_topics(cfg, &runtime_stop, outcomes, errstr, sizeof(errstr));
     if (topics != 0) {
         if (topics == 1)
             rc = PROJECTOR_EXIT_OK; /* stopped while waiting for Kafka */
+        else
+            LOG_ERROR("%s", errstr);
         goto cleanup;
     }
     rt.dlq = projector_dlq_new(cfg, view->name, &runtime_stop, errstr, sizeof(errstr));
