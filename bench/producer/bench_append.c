@@ -22,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_producer.h"
 #include "codec.h"
 #include "config.h"
 #include "kafka.h"
@@ -51,44 +52,10 @@ static const ledger_config_setting append_settings[] = {
     LEDGER_CONFIG_END,
 };
 
-typedef struct append_stats {
-    uint64_t delivered, failed;
-    rd_kafka_resp_err_t first_err;
-} append_stats;
-
 static int64_t now_us(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque) {
-    (void)rk;
-    append_stats *stats = opaque;
-    if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        stats->delivered++;
-    } else {
-        if (stats->failed++ == 0)
-            stats->first_err = msg->err;
-    }
-}
-
-/* Sets key unless -X gave it. */
-static int conf_default(rd_kafka_conf_t *conf, const ledger_config *cfg, const char *key,
-                        const char *value) {
-    size_t n = ledger_config_rdkafka_count(cfg);
-    for (size_t i = 0; i < n; i++) {
-        const char *k, *v;
-        ledger_config_rdkafka_get(cfg, i, &k, &v);
-        if (strcmp(k, key) == 0)
-            return 0;
-    }
-    char why[256];
-    if (rd_kafka_conf_set(conf, key, value, why, sizeof(why)) != RD_KAFKA_CONF_OK) {
-        fprintf(stderr, "bench_append: cannot set '%s=%s': %s\n", key, value, why);
-        return -1;
-    }
-    return 0;
 }
 
 /* SAMPLES encoded events over ACCOUNTS accounts. */
@@ -140,7 +107,7 @@ int main(int argc, char **argv) {
     static uint8_t frames[SAMPLES][LEDGER_CODEC_EVENT_MAX];
     static size_t lengths[SAMPLES];
     static char keys[SAMPLES][LEDGER_ACCOUNT_BUF];
-    append_stats stats = {0};
+    bench_delivery_stats stats = {0};
 
     ledger_config *cfg = ledger_config_new("bench_append", tables);
     if (cfg == NULL)
@@ -177,28 +144,18 @@ int main(int argc, char **argv) {
     if (make_samples(frames, lengths, keys, &total_bytes) != 0)
         goto cleanup;
 
-    rd_kafka_conf_t *conf =
-        ledger_kafka_conf_new(brokers, LEDGER_KAFKA_PRODUCER, cfg, errstr, sizeof(errstr));
-    if (conf == NULL) {
-        fprintf(stderr, "bench_append: %s\n", errstr);
+    static const char *const producer_defaults[] = {"linger.ms",
+                                                    "5",
+                                                    "batch.num.messages",
+                                                    "10000",
+                                                    "queue.buffering.max.messages",
+                                                    "1000000",
+                                                    "compression.type",
+                                                    "none",
+                                                    NULL};
+    rk = bench_producer_new("bench_append", brokers, cfg, producer_defaults, &stats);
+    if (rk == NULL)
         goto cleanup;
-    }
-    if (conf_default(conf, cfg, "enable.idempotence", "true") != 0 ||
-        conf_default(conf, cfg, "linger.ms", "5") != 0 ||
-        conf_default(conf, cfg, "batch.num.messages", "10000") != 0 ||
-        conf_default(conf, cfg, "queue.buffering.max.messages", "1000000") != 0 ||
-        conf_default(conf, cfg, "compression.type", "none") != 0) {
-        rd_kafka_conf_destroy(conf);
-        goto cleanup;
-    }
-    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
-    rd_kafka_conf_set_opaque(conf, &stats);
-    rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
-    if (rk == NULL) {
-        rd_kafka_conf_destroy(conf);
-        fprintf(stderr, "bench_append: cannot create the producer: %s\n", errstr);
-        goto cleanup;
-    }
     rkt = rd_kafka_topic_new(rk, topic, NULL);
     if (rkt == NULL) {
         fprintf(stderr, "bench_append: cannot use topic '%s'\n", topic);

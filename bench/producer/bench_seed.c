@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_producer.h"
 #include "codec.h"
 #include "config.h"
 #include "kafka.h"
@@ -52,30 +53,6 @@ static const ledger_config_setting seed_settings[] = {
     LEDGER_CONFIG_END,
 };
 
-typedef struct seed_stats {
-    uint64_t delivered, failed;
-    rd_kafka_resp_err_t first_err;
-} seed_stats;
-
-static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque) {
-    (void)rk;
-    seed_stats *stats = opaque;
-    if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        stats->delivered++;
-    } else if (stats->failed++ == 0) {
-        stats->first_err = msg->err;
-    }
-}
-
-static int conf_set(rd_kafka_conf_t *conf, const char *key, const char *value) {
-    char why[256];
-    if (rd_kafka_conf_set(conf, key, value, why, sizeof(why)) != RD_KAFKA_CONF_OK) {
-        fprintf(stderr, "bench_seed: cannot set '%s=%s': %s\n", key, value, why);
-        return -1;
-    }
-    return 0;
-}
-
 int main(int argc, char **argv) {
     const ledger_config_setting *const tables[] = {
         ledger_config_kafka_settings, ledger_config_common_settings, seed_settings, NULL};
@@ -84,7 +61,7 @@ int main(int argc, char **argv) {
     ledger_codec *codec = NULL;
     rd_kafka_t *rk = NULL;
     rd_kafka_topic_t *rkt = NULL;
-    seed_stats stats = {0};
+    bench_delivery_stats stats = {0};
 
     ledger_config *cfg = ledger_config_new("bench_seed", tables);
     if (cfg == NULL)
@@ -116,26 +93,12 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_seed: %s\n", errstr);
         goto cleanup;
     }
-    rd_kafka_conf_t *conf = ledger_kafka_conf_new(
-        ledger_config_str(cfg, "brokers"), LEDGER_KAFKA_PRODUCER, cfg, errstr, sizeof(errstr));
-    if (conf == NULL) {
-        fprintf(stderr, "bench_seed: %s\n", errstr);
+    static const char *const producer_defaults[] = {"linger.ms", "20",
+                                                    "queue.buffering.max.messages", "500000", NULL};
+    rk = bench_producer_new("bench_seed", ledger_config_str(cfg, "brokers"), cfg, producer_defaults,
+                            &stats);
+    if (rk == NULL)
         goto cleanup;
-    }
-    if (conf_set(conf, "enable.idempotence", "true") != 0 ||
-        conf_set(conf, "linger.ms", "20") != 0 ||
-        conf_set(conf, "queue.buffering.max.messages", "500000") != 0) {
-        rd_kafka_conf_destroy(conf);
-        goto cleanup;
-    }
-    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
-    rd_kafka_conf_set_opaque(conf, &stats);
-    rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
-    if (rk == NULL) {
-        rd_kafka_conf_destroy(conf);
-        fprintf(stderr, "bench_seed: cannot create the producer: %s\n", errstr);
-        goto cleanup;
-    }
     rkt = rd_kafka_topic_new(rk, topic, NULL);
     if (rkt == NULL) {
         fprintf(stderr, "bench_seed: cannot use topic '%s'\n", topic);

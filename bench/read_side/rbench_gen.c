@@ -16,24 +16,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_producer.h"
 #include "codec.h"
 #include "kafka.h"
 #include "log.h"
 #include "rbench_events.h"
-
-typedef struct gen_stats {
-    uint64_t delivered, failed;
-    rd_kafka_resp_err_t first_err;
-} gen_stats;
-
-static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque) {
-    (void)rk;
-    gen_stats *stats = opaque;
-    if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR)
-        stats->delivered++;
-    else if (stats->failed++ == 0)
-        stats->first_err = msg->err;
-}
 
 static double now_s(void) {
     struct timespec ts;
@@ -101,7 +88,7 @@ int main(int argc, char **argv) {
     rd_kafka_t *rk = NULL;
     rd_kafka_topic_t *rkt = NULL;
     rbench_events *gen = NULL;
-    gen_stats stats = {0};
+    bench_delivery_stats stats = {0};
 
     if (ledger_kafka_topic_name(prefix, LEDGER_KAFKA_TOPIC_EVENTS, topic, sizeof(topic)) != 0) {
         fprintf(stderr, "rbench_gen: invalid topic prefix '%s'\n", prefix);
@@ -109,34 +96,16 @@ int main(int argc, char **argv) {
     }
     codec = ledger_codec_new(errstr, sizeof(errstr));
     gen = rbench_events_new(stem, accounts, events, seed);
-    rd_kafka_conf_t *conf =
-        ledger_kafka_conf_new(brokers, LEDGER_KAFKA_PRODUCER, NULL, errstr, sizeof(errstr));
-    if (codec == NULL || gen == NULL || conf == NULL) {
-        fprintf(stderr, "rbench_gen: %s\n", errstr);
-        if (conf != NULL)
-            rd_kafka_conf_destroy(conf);
+    if (codec == NULL || gen == NULL) {
+        fprintf(stderr, "rbench_gen: %s\n", codec == NULL ? errstr : "out of memory");
         goto cleanup;
     }
-    const char *props[][2] = {{"enable.idempotence", "true"},
-                              {"linger.ms", "20"},
-                              {"batch.num.messages", "10000"},
-                              {"queue.buffering.max.messages", "1000000"}};
-    for (size_t i = 0; i < sizeof(props) / sizeof(props[0]); i++) {
-        if (rd_kafka_conf_set(conf, props[i][0], props[i][1], errstr, sizeof(errstr)) !=
-            RD_KAFKA_CONF_OK) {
-            fprintf(stderr, "rbench_gen: cannot set '%s': %s\n", props[i][0], errstr);
-            rd_kafka_conf_destroy(conf);
-            goto cleanup;
-        }
-    }
-    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
-    rd_kafka_conf_set_opaque(conf, &stats);
-    rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
-    if (rk == NULL) {
-        rd_kafka_conf_destroy(conf);
-        fprintf(stderr, "rbench_gen: cannot create the producer: %s\n", errstr);
+    static const char *const producer_defaults[] = {
+        "linger.ms", "20", "batch.num.messages", "10000", "queue.buffering.max.messages",
+        "1000000",   NULL};
+    rk = bench_producer_new("rbench_gen", brokers, NULL, producer_defaults, &stats);
+    if (rk == NULL)
         goto cleanup;
-    }
     rkt = rd_kafka_topic_new(rk, topic, NULL);
     if (rkt == NULL)
         goto cleanup;
