@@ -34,6 +34,11 @@ ledger_criterion_test(test_kafka_roundtrip integration
 target_include_directories(test_kafka_roundtrip PRIVATE ${CMAKE_CURRENT_LIST_DIR})
 target_link_libraries(test_kafka_roundtrip PRIVATE ledger_edge)
 
+ledger_criterion_test(test_fetch_waker integration
+                      ${CMAKE_CURRENT_LIST_DIR}/test_fetch_waker.c ${LEDGER_KAFKA_TEST})
+target_include_directories(test_fetch_waker PRIVATE ${CMAKE_CURRENT_LIST_DIR})
+target_link_libraries(test_fetch_waker PRIVATE ledger_edge)
+
 # Real Avro events through the broker: needs the codec library.
 if(TARGET ledger_codec)
   ledger_criterion_test(test_kafka_events integration

@@ -446,6 +446,7 @@ static char *catch_up(pt_env *env, size_t events, int read_fd, int err_fd, int *
 }
 
 #define PROGRESS_EVENTS 40000
+#define REBUILD_EVENTS  60000
 
 Test(ops_projector, catch_up_progress_on_a_terminal, .timeout = 300) {
     pt_env env;
@@ -505,7 +506,9 @@ Test(ops_projector, status_shows_a_rebuild_in_progress, .timeout = 300) {
     uint64_t seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20);
     pt_workload w;
     pt_workload_init(&w, &env, 200, seed, "rb-");
-    pt_produce(&w, PROGRESS_EVENTS / 2);
+    /* Long enough to be seen: progress is published once a second, and a
+     * rebuild of 20,000 events (one per batch) once took 1.2 s. */
+    pt_produce(&w, REBUILD_EVENTS);
     int fds[2];
     cr_assert_eq(pipe(fds), 0);
     const char *argv[] = {"--view", "balance",          "--rebuild", "--batch-max-events",
@@ -535,13 +538,13 @@ Test(ops_projector, status_shows_a_rebuild_in_progress, .timeout = 300) {
         cr_assert_null(strstr(out, "switched"), "the rebuild ended before it was seen: %s", out);
         cr_assert_lt(pt_now_ms(), deadline, "no rebuild progress in ledger status: %s", res->out);
         json_decref(line);
-        sleep_ms(200);
+        sleep_ms(50);
     }
     int64_t building = json_integer_value(json_object_get(line, "building"));
     int64_t done = json_integer_value(json_object_get(rebuild, "done"));
     int64_t total = json_integer_value(json_object_get(rebuild, "total"));
     cr_expect_eq(json_integer_value(json_object_get(rebuild, "generation")), building);
-    cr_expect_geq(total, (int64_t)(PROGRESS_EVENTS / 2), "total counts every event (and markers)");
+    cr_expect_geq(total, (int64_t)REBUILD_EVENTS, "total counts every event (and markers)");
     cr_expect_leq(done, total);
     cr_expect_eq(json_integer_value(json_object_get(rebuild, "remaining")), total - done);
     json_t *eta = json_object_get(rebuild, "eta_seconds");
