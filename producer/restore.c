@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "fetch_waker.h"
 #include "kafka.h"
 #include "log.h"
 #include "snapshot_chunks.h"
@@ -26,6 +27,7 @@
 struct producer_restore {
     const ledger_codec *codec;
     rd_kafka_t *consumer;
+    ledger_fetch_waker *waker; /* keeps the consumer fetching (edge/fetch_waker.h) */
     rd_kafka_topic_t *rkt_snapshots, *rkt_events; /* held so their metadata stays known */
     char snapshots_topic[LEDGER_KAFKA_TOPIC_NAME_BUF];
     char events_topic[LEDGER_KAFKA_TOPIC_NAME_BUF];
@@ -97,6 +99,11 @@ producer_restore *producer_restore_new(const ledger_config *cfg, const ledger_co
         goto fail;
     }
     rd_kafka_poll_set_consumer(restore->consumer);
+    /* A restore reads faster than librdkafka's default queue (100,000
+     * messages) lasts through its once-a-second re-check of a full queue. */
+    restore->waker = ledger_fetch_waker_new(restore->consumer, 50000, 10, errstr, errstr_size);
+    if (restore->waker == NULL)
+        goto fail;
     restore->rkt_snapshots = rd_kafka_topic_new(restore->consumer, restore->snapshots_topic, NULL);
     restore->rkt_events = rd_kafka_topic_new(restore->consumer, restore->events_topic, NULL);
     if (restore->rkt_snapshots == NULL || restore->rkt_events == NULL) {
@@ -118,6 +125,7 @@ void producer_restore_destroy(producer_restore *restore) {
         rd_kafka_topic_destroy(restore->rkt_snapshots);
     if (restore->rkt_events != NULL)
         rd_kafka_topic_destroy(restore->rkt_events);
+    ledger_fetch_waker_destroy(restore->waker);
     if (restore->consumer != NULL) {
         rd_kafka_consumer_close(restore->consumer);
         rd_kafka_destroy(restore->consumer);
