@@ -117,6 +117,9 @@ struct projector_store {
     int64_t watched_checkpoint;
     char watched_current[24];  /* current generation as text ("1" when absent) */
     char watched_building[24]; /* "" when absent */
+
+    void (*on_failure)(void *opaque); /* projector_store_on_failure */
+    void *on_failure_opaque;
 };
 
 projector_store *projector_store_new(const ledger_redis_url *url, const char *ns, const char *view,
@@ -152,8 +155,10 @@ static int64_t mono_ms(void) {
 }
 
 /* Waits the current backoff (in slices, so a stop request is seen within
- * 50 ms), then doubles it. */
+ * 50 ms), then doubles it. Every wait follows a failure: it is counted. */
 static void store_wait(projector_store *s) {
+    if (s->on_failure != NULL)
+        s->on_failure(s->on_failure_opaque);
     int64_t until = mono_ms() + s->backoff_ms;
     while (!*s->stop && mono_ms() < until) {
         struct timespec slice = {.tv_sec = 0, .tv_nsec = 50 * 1000000L};
@@ -171,6 +176,11 @@ static void store_fail(projector_store *s) {
         s->c = NULL;
     }
     store_wait(s);
+}
+
+void projector_store_on_failure(projector_store *s, void (*fn)(void *opaque), void *opaque) {
+    s->on_failure = fn;
+    s->on_failure_opaque = opaque;
 }
 
 int projector_store_load_library(redisContext *c, char *errstr, size_t errstr_size) {

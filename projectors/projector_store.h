@@ -83,6 +83,12 @@ int projector_store_generation(projector_store *store, int64_t *gen);
 int projector_store_checkpoints(projector_store *store, int64_t gen, const int32_t *partitions,
                                 size_t n, int64_t *out);
 
+/* Calls fn(opaque) for every failed exchange with Redis (a lost or refused
+ * connection, a refused batch) before the store backs off and retries:
+ * for the metrics, which must move while Redis is away, not after. fn runs
+ * on the store's thread. */
+void projector_store_on_failure(projector_store *store, void (*fn)(void *opaque), void *opaque);
+
 /* Round trip 1: WATCH of the checkpoints and generation keys, HGET of the
  * partition's checkpoint in the batch's generation, every read of the
  * batch and MULTI, pipelined, retrying until all replies are in. replies

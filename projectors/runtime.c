@@ -732,7 +732,7 @@ static void apply_slice(runtime *rt, int32_t partition, int64_t next, int64_t ap
                 return;
             case PROJECTOR_STORE_FAILED:
             case PROJECTOR_STORE_UNKNOWN:
-                projector_ops_redis_error(rt->ops);
+                /* (counted by the store's failure callback) */
                 if (runtime_stop)
                     return; /* the batch is dropped: nothing half-written */
                 continue;   /* again from round trip 1, whose checkpoint tells */
@@ -1162,6 +1162,10 @@ static int start_consumer(runtime *rt) {
     return 0;
 }
 
+static void count_redis_error(void *ops) {
+    projector_ops_redis_error(ops);
+}
+
 static void install_signals(void) {
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
@@ -1382,6 +1386,7 @@ int projector_run(const projector_view *view, int argc, char **argv) {
         LOG_ERROR("%s", errstr);
         goto cleanup;
     }
+    projector_store_on_failure(rt.store, count_redis_error, rt.ops);
     if (projector_store_start(rt.store) != 0) {
         rc = PROJECTOR_EXIT_OK; /* stopped while waiting for Redis */
         goto cleanup;
