@@ -23,6 +23,7 @@
 
 #define WAKER_MAX_BACKOFF_MS     1000
 #define WAKER_REQUEST_TIMEOUT_MS 1000
+#define WAKER_IDLE_MS            200
 
 struct ledger_fetch_waker {
     rd_kafka_t *rk;          /* borrowed */
@@ -93,19 +94,29 @@ static rd_kafka_topic_partition_list_t *behind(ledger_fetch_waker *w, int64_t *l
 static void *waker_main(void *arg) {
     ledger_fetch_waker *w = arg;
     int backoff_ms = w->period_ms;
+    /* Looking costs a request to librdkafka's main thread
+     * (rd_kafka_assignment): with nothing assigned or nothing behind, look
+     * less often, down to every WAKER_IDLE_MS. */
+    int look_ms = w->period_ms;
     int64_t next_ms = 0, woke_at_progress = -1;
-    while (!waker_sleep(w, w->period_ms)) {
+    while (!waker_sleep(w, look_ms)) {
         size_t queued = rd_kafka_queue_length(w->queue);
-        if (queued >= w->low_messages)
+        if (queued >= w->low_messages) {
+            look_ms = w->period_ms;
             continue;
+        }
         int64_t lag, progress;
         rd_kafka_topic_partition_list_t *parts = behind(w, &lag, &progress);
-        if (parts == NULL)
+        if (parts == NULL || lag <= (int64_t)queued) {
+            look_ms = look_ms * 2 > WAKER_IDLE_MS ? WAKER_IDLE_MS : look_ms * 2;
+            backoff_ms = w->period_ms;
+            if (parts != NULL)
+                rd_kafka_topic_partition_list_destroy(parts);
             continue;
+        }
+        look_ms = w->period_ms;
         int64_t now = mono_ms();
-        if (lag <= (int64_t)queued || now < next_ms) {
-            if (lag <= (int64_t)queued)
-                backoff_ms = w->period_ms;
+        if (now < next_ms) {
             rd_kafka_topic_partition_list_destroy(parts);
             continue;
         }

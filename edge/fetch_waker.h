@@ -16,7 +16,10 @@
  *
  * Cost: one request per leader at most every `period_ms` while the consumer
  * is behind and its queue low; none when caught up (the high watermarks the
- * fetch responses bring say there is nothing more to fetch).
+ * fetch responses bring say there is nothing more to fetch). Idle (nothing
+ * assigned, or caught up), it looks at the consumer every 200 ms instead
+ * of every period: looking is itself a round trip through librdkafka's
+ * main thread.
  *
  * Thread-safety: the waker only calls librdkafka functions that are safe
  * beside rd_kafka_consumer_poll on another thread.
