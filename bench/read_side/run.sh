@@ -10,6 +10,7 @@
 #   bench/read_side/run.sh                  1,000,000 events over 100,000 accounts
 #   EVENTS=200000 ACCOUNTS=20000 bench/read_side/run.sh
 #   CALLGRIND=0 PEER=0 bench/read_side/run.sh   skip the slow ones
+#   KEEP_REDIS=1 bench/read_side/run.sh         do not empty the bench Redis first
 #
 # Steps: (gen) the log; (a) raw consume; (b) redis-benchmark HSET -P 64;
 # (g) the balance view's apply path fed from memory; (c) catch-up from zero
@@ -58,6 +59,12 @@ for b in rbench_gen rbench_consume rbench_watch rbench_apply rbench_latency; do
 done
 export LEDGER_BIN="$BUILD/cli/ledger"
 LEDGER_BENCH_PORT_BASE="$BASE" "$ROOT/scripts/services" start bench >&2
+# Every run starts on an empty bench Redis: earlier runs' views (about 0.5 GB
+# each) made Redis slower and its persistence forks longer, run after run.
+if [[ "${KEEP_REDIS:-0}" != 1 ]]; then
+    say "emptying the bench Redis on port $RPORT (KEEP_REDIS=1 keeps it)"
+    redis-cli -p "$RPORT" flushall >/dev/null
+fi
 "$LEDGER_BIN" admin create-topics --brokers "$BROKERS" --topic-prefix "$TP" --partitions 6 >/dev/null
 
 say "gen: $EVENTS events over $ACCOUNTS accounts to ${TP}events"
