@@ -154,7 +154,9 @@ producer_ops *producer_ops_new(const ledger_config *cfg) {
     ops->kafka_errors = ledger_metric_series(
         ledger_metrics_counter(
             m, "ledger_producer_kafka_errors_total",
-            "errors reported by librdkafka's error callback (the clients retry most)", NULL),
+            "errors reported by librdkafka (its error callback, and consumer errors in place of "
+            "records); the clients retry most",
+            NULL),
         NULL);
     for (int r = 1; r < LEDGER_REASON_COUNT_; r++) {
         const char *name = ledger_reason_name((ledger_reason)r);

@@ -846,10 +846,12 @@ static void service_collect(producer_service *svc, volatile sig_atomic_t *stop) 
             continue;
         }
         if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-            if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                producer_ops_kafka_error(svc->ops);
                 LOG_WARN("consumer: '%s' [%d] offset %lld: %s",
                          msg->rkt != NULL ? rd_kafka_topic_name(msg->rkt) : "-",
                          (int)msg->partition, (long long)msg->offset, rd_kafka_message_errstr(msg));
+            }
             rd_kafka_message_destroy(msg);
             continue;
         }
