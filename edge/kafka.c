@@ -12,6 +12,7 @@
 #include "kafka.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -466,4 +467,53 @@ int32_t ledger_partition_for_key(const void *key, size_t len, int32_t partition_
     /* Java's Utils.toPositive: clear the sign bit (not Math.abs). */
     uint32_t positive = (uint32_t)ledger_kafka_murmur2(key, len) & 0x7fffffffu;
     return (int32_t)(positive % (uint32_t)partition_count);
+}
+
+/* ---- closing a group consumer ---- */
+
+static int64_t close_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int ledger_kafka_consumer_close(rd_kafka_t *rk, int timeout_ms) {
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_error_t *error = rd_kafka_consumer_close_queue(rk, q);
+    bool closed = false;
+    if (error != NULL) {
+        LOG_WARN("closing the consumer: %s", rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+    } else {
+        int64_t deadline = close_now_ms() + timeout_ms;
+        while (!(closed = rd_kafka_consumer_closed(rk) != 0) && close_now_ms() < deadline) {
+            rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 100);
+            if (ev == NULL)
+                continue;
+            if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE) {
+                /* No rebalance callback took it: give everything up. */
+                if (strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0) {
+                    rd_kafka_error_t *e =
+                        rd_kafka_incremental_unassign(rk, rd_kafka_event_topic_partition_list(ev));
+                    if (e != NULL)
+                        rd_kafka_error_destroy(e);
+                } else {
+                    rd_kafka_assign(rk, NULL);
+                }
+            }
+            rd_kafka_event_destroy(ev);
+        }
+    }
+    rd_kafka_queue_destroy(q);
+    if (!closed) {
+        /* rd_kafka_destroy would wait for the coordinator just the same
+         * (its main thread ends only once the group handler has): the
+         * handle is left to the process's exit. */
+        LOG_WARN("the consumer did not close within %d ms (Kafka unreachable?): exiting without "
+                 "leaving the group; the broker notices at the session timeout",
+                 timeout_ms);
+        return -1;
+    }
+    rd_kafka_destroy(rk);
+    return 0;
 }

@@ -67,6 +67,9 @@
 
 /* How long one transactional call (commit, abort, send offsets) may take. */
 #define SERVICE_TXN_TIMEOUT_MS 60000
+/* The longest wait for the consumer's close (leaving the group) at exit:
+ * with Kafka gone it would never end (ledger_kafka_consumer_close). */
+#define SERVICE_CLOSE_MS 5000
 /* How long to wait for a group coordinator answer (committed offsets). */
 #define SERVICE_COMMITTED_TIMEOUT_MS 60000
 
@@ -410,7 +413,7 @@ void producer_service_destroy(producer_service *svc) {
         return;
     service_drop_msgs(svc);
     if (svc->consumer != NULL)
-        rd_kafka_destroy(svc->consumer);
+        (void)ledger_kafka_consumer_close(svc->consumer, SERVICE_CLOSE_MS);
     producer_restore_destroy(svc->restore);
     if (svc->rkt_commands != NULL)
         rd_kafka_topic_destroy(svc->rkt_commands);
@@ -968,6 +971,7 @@ int producer_service_run(producer_service *svc, volatile sig_atomic_t *stop) {
     }
     LOG_INFO("stopping: %llu commands handled in %llu transactions",
              (unsigned long long)svc->commands_handled, (unsigned long long)svc->transactions);
-    rd_kafka_consumer_close(svc->consumer);
+    (void)ledger_kafka_consumer_close(svc->consumer, SERVICE_CLOSE_MS);
+    svc->consumer = NULL;
     return 0;
 }

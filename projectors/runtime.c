@@ -74,6 +74,10 @@
  * looks at the queue. */
 #define RUNTIME_QUEUED_MIN_MESSAGES "40000"
 #define RUNTIME_WAKER_PERIOD_MS     10
+/* The longest wait for the consumer's close (leaving the group) at exit:
+ * with Kafka gone it would never end (ledger_kafka_consumer_close); a
+ * container runtime's stop grace period is often 10 s. */
+#define RUNTIME_CLOSE_MS 5000
 
 /* Raised by SIGTERM/SIGINT. The only state outside the runtime struct: a
  * signal handler can reach nothing else. */
@@ -1419,12 +1423,8 @@ int projector_run(const projector_view *view, int argc, char **argv) {
 cleanup:
     drop_batch(&rt);
     ledger_fetch_waker_destroy(rt.waker);
-    if (rt.rk != NULL) {
-        rd_kafka_resp_err_t err = rd_kafka_consumer_close(rt.rk);
-        if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
-            LOG_WARN("closing the consumer: %s", rd_kafka_err2str(err));
-        rd_kafka_destroy(rt.rk);
-    }
+    if (rt.rk != NULL)
+        (void)ledger_kafka_consumer_close(rt.rk, RUNTIME_CLOSE_MS);
     free_buffers(&rt);
     projector_ops_destroy(rt.ops);
     projector_dlq_destroy(rt.dlq);
