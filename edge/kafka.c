@@ -477,7 +477,8 @@ static int64_t close_now_ms(void) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int ledger_kafka_consumer_close(rd_kafka_t *rk, int timeout_ms) {
+int ledger_kafka_consumer_close(rd_kafka_t *rk, int timeout_ms,
+                                ledger_kafka_rebalance_fn *rebalance, void *opaque) {
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
     rd_kafka_error_t *error = rd_kafka_consumer_close_queue(rk, q);
     bool closed = false;
@@ -491,10 +492,14 @@ int ledger_kafka_consumer_close(rd_kafka_t *rk, int timeout_ms) {
             if (ev == NULL)
                 continue;
             if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE) {
-                /* No rebalance callback took it: give everything up. */
-                if (strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0) {
-                    rd_kafka_error_t *e =
-                        rd_kafka_incremental_unassign(rk, rd_kafka_event_topic_partition_list(ev));
+                rd_kafka_topic_partition_list_t *parts = rd_kafka_event_topic_partition_list(ev);
+                if (rebalance != NULL) {
+                    /* The close's revocation goes where a plain close
+                     * would have sent it: the program's rebalance callback
+                     * (it logs it and lets go of the partitions' state). */
+                    rebalance(rk, rd_kafka_event_error(ev), parts, opaque);
+                } else if (strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0) {
+                    rd_kafka_error_t *e = rd_kafka_incremental_unassign(rk, parts);
                     if (e != NULL)
                         rd_kafka_error_destroy(e);
                 } else {

@@ -157,16 +157,23 @@ int32_t ledger_partition_for_key(const void *key, size_t len, int32_t partition_
 
 /* ---- closing a group consumer ---- */
 
+/* A rebalance callback, as rd_kafka_conf_set_rebalance_cb takes it. */
+typedef void ledger_kafka_rebalance_fn(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                                       rd_kafka_topic_partition_list_t *partitions, void *opaque);
+
 /* rd_kafka_consumer_close, then rd_kafka_destroy, within about timeout_ms
  * even when the brokers are gone: librdkafka 2.0.2's close waits without
- * a limit for the group coordinator (a projector or producer whose Kafka
- * went away ignored SIGTERM for as long as we watched). The close runs in
- * the background (rd_kafka_consumer_close_queue) and its queue is served
- * here (the configured rebalance callback still runs for a revocation).
- * Returns 0 when the close completed and rk is destroyed; -1 after the
- * timeout (logged), when rk is abandoned, not destroyed: librdkafka's
- * destroy waits for the coordinator too. For a process on its way out
- * only; rk must not be used after either way. */
-int ledger_kafka_consumer_close(rd_kafka_t *rk, int timeout_ms);
+ * a limit for the group coordinator (a projector whose Kafka went away
+ * ignored SIGTERM for as long as we watched). The close runs in the
+ * background (rd_kafka_consumer_close_queue) and its queue is served here;
+ * a rebalance it emits (the revocation) goes to `rebalance` (with opaque),
+ * the program's own callback, as a plain close would have called it
+ * (NULL: the partitions are simply given up). Returns 0 when the close
+ * completed and rk is destroyed; -1 after the timeout (logged), when rk is
+ * abandoned, not destroyed: librdkafka's destroy waits for the coordinator
+ * too. For a process on its way out only; rk must not be used after either
+ * way. */
+int ledger_kafka_consumer_close(rd_kafka_t *rk, int timeout_ms,
+                                ledger_kafka_rebalance_fn *rebalance, void *opaque);
 
 #endif

@@ -413,7 +413,8 @@ void producer_service_destroy(producer_service *svc) {
         return;
     service_drop_msgs(svc);
     if (svc->consumer != NULL)
-        (void)ledger_kafka_consumer_close(svc->consumer, SERVICE_CLOSE_MS);
+        (void)ledger_kafka_consumer_close(svc->consumer, SERVICE_CLOSE_MS, service_rebalance_cb,
+                                          svc);
     producer_restore_destroy(svc->restore);
     if (svc->rkt_commands != NULL)
         rd_kafka_topic_destroy(svc->rkt_commands);
@@ -971,7 +972,7 @@ int producer_service_run(producer_service *svc, volatile sig_atomic_t *stop) {
     }
     LOG_INFO("stopping: %llu commands handled in %llu transactions",
              (unsigned long long)svc->commands_handled, (unsigned long long)svc->transactions);
-    (void)ledger_kafka_consumer_close(svc->consumer, SERVICE_CLOSE_MS);
+    (void)ledger_kafka_consumer_close(svc->consumer, SERVICE_CLOSE_MS, service_rebalance_cb, svc);
     svc->consumer = NULL;
     return 0;
 }

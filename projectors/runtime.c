@@ -1424,7 +1424,7 @@ cleanup:
     drop_batch(&rt);
     ledger_fetch_waker_destroy(rt.waker);
     if (rt.rk != NULL)
-        (void)ledger_kafka_consumer_close(rt.rk, RUNTIME_CLOSE_MS);
+        (void)ledger_kafka_consumer_close(rt.rk, RUNTIME_CLOSE_MS, on_rebalance, &rt);
     free_buffers(&rt);
     projector_ops_destroy(rt.ops);
     projector_dlq_destroy(rt.dlq);
