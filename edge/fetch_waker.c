@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -33,8 +34,8 @@ struct ledger_fetch_waker {
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    bool stop;           /* under lock */
-    unsigned long wakes; /* under lock */
+    bool stop; /* under lock */
+    atomic_ulong wakes;
 };
 
 static int64_t mono_ms(void) {
@@ -132,22 +133,28 @@ static void *waker_main(void *arg) {
                 : w->period_ms;
         woke_at_progress = progress;
         next_ms = mono_ms() + backoff_ms;
-        pthread_mutex_lock(&w->lock);
-        w->wakes++;
-        pthread_mutex_unlock(&w->lock);
+        atomic_fetch_add(&w->wakes, 1);
     }
     return NULL;
 }
 
-ledger_fetch_waker *ledger_fetch_waker_new(rd_kafka_t *rk, size_t low_messages, int period_ms,
-                                           char *errstr, size_t errstr_size) {
+ledger_fetch_waker *ledger_fetch_waker_new(rd_kafka_t *rk, int period_ms, char *errstr,
+                                           size_t errstr_size) {
+    char value[32];
+    size_t value_size = sizeof(value);
+    if (rd_kafka_conf_get(rd_kafka_conf(rk), "queued.min.messages", value, &value_size) !=
+        RD_KAFKA_CONF_OK) {
+        snprintf(errstr, errstr_size, "fetch waker: queued.min.messages is not set");
+        return NULL;
+    }
+    long queued_min = strtol(value, NULL, 10);
     ledger_fetch_waker *w = calloc(1, sizeof(*w));
     if (w == NULL) {
         snprintf(errstr, errstr_size, "out of memory");
         return NULL;
     }
     w->rk = rk;
-    w->low_messages = low_messages;
+    w->low_messages = queued_min > 1 ? (size_t)queued_min / 2 : 1;
     w->period_ms = period_ms > 0 ? period_ms : 1;
     w->queue = rd_kafka_queue_get_consumer(rk);
     if (w->queue == NULL) {
@@ -174,11 +181,7 @@ ledger_fetch_waker *ledger_fetch_waker_new(rd_kafka_t *rk, size_t low_messages, 
 }
 
 unsigned long ledger_fetch_waker_wakes(const ledger_fetch_waker *w) {
-    ledger_fetch_waker *m = (ledger_fetch_waker *)w; /* the lock, not the value, changes */
-    pthread_mutex_lock(&m->lock);
-    unsigned long n = m->wakes;
-    pthread_mutex_unlock(&m->lock);
-    return n;
+    return atomic_load(&w->wakes);
 }
 
 void ledger_fetch_waker_destroy(ledger_fetch_waker *w) {

@@ -33,11 +33,11 @@
 typedef struct ledger_fetch_waker ledger_fetch_waker;
 
 /* Starts the waker of consumer `rk` (borrowed: it must outlive the waker;
- * rd_kafka_poll_set_consumer already called). `low_messages`: the queue
- * length under which a stalled fetch is woken (half of queued.min.messages
- * is a good value). Returns the waker, or NULL with errstr. */
-ledger_fetch_waker *ledger_fetch_waker_new(rd_kafka_t *rk, size_t low_messages, int period_ms,
-                                           char *errstr, size_t errstr_size);
+ * rd_kafka_poll_set_consumer already called), looking every period_ms. A
+ * stalled fetch is woken once the queue is under half of the client's
+ * queued.min.messages. Returns the waker, or NULL with errstr. */
+ledger_fetch_waker *ledger_fetch_waker_new(rd_kafka_t *rk, int period_ms, char *errstr,
+                                           size_t errstr_size);
 
 /* How many wake-up requests it sent (for tests and metrics). */
 unsigned long ledger_fetch_waker_wakes(const ledger_fetch_waker *w);

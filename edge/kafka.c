@@ -471,12 +471,6 @@ int32_t ledger_partition_for_key(const void *key, size_t len, int32_t partition_
 
 /* ---- closing a group consumer ---- */
 
-static int64_t close_now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int ledger_kafka_consumer_close(rd_kafka_t *rk, int timeout_ms,
                                 ledger_kafka_rebalance_fn *rebalance, void *opaque) {
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
@@ -486,8 +480,8 @@ int ledger_kafka_consumer_close(rd_kafka_t *rk, int timeout_ms,
         LOG_WARN("closing the consumer: %s", rd_kafka_error_string(error));
         rd_kafka_error_destroy(error);
     } else {
-        int64_t deadline = close_now_ms() + timeout_ms;
-        while (!(closed = rd_kafka_consumer_closed(rk) != 0) && close_now_ms() < deadline) {
+        int64_t deadline = now_ms() + timeout_ms;
+        while (!(closed = rd_kafka_consumer_closed(rk) != 0) && now_ms() < deadline) {
             rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 100);
             if (ev == NULL)
                 continue;

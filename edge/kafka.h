@@ -157,6 +157,10 @@ int32_t ledger_partition_for_key(const void *key, size_t len, int32_t partition_
 
 /* ---- closing a group consumer ---- */
 
+/* The services' bound for that close at exit: a container runtime's stop
+ * grace period is often 10 s. */
+#define LEDGER_KAFKA_CLOSE_MS 5000
+
 /* A rebalance callback, as rd_kafka_conf_set_rebalance_cb takes it. */
 typedef void ledger_kafka_rebalance_fn(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                                        rd_kafka_topic_partition_list_t *partitions, void *opaque);

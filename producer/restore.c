@@ -101,7 +101,7 @@ producer_restore *producer_restore_new(const ledger_config *cfg, const ledger_co
     rd_kafka_poll_set_consumer(restore->consumer);
     /* A restore reads faster than librdkafka's default queue (100,000
      * messages) lasts through its once-a-second re-check of a full queue. */
-    restore->waker = ledger_fetch_waker_new(restore->consumer, 50000, 10, errstr, errstr_size);
+    restore->waker = ledger_fetch_waker_new(restore->consumer, 10, errstr, errstr_size);
     if (restore->waker == NULL)
         goto fail;
     restore->rkt_snapshots = rd_kafka_topic_new(restore->consumer, restore->snapshots_topic, NULL);

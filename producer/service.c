@@ -67,9 +67,6 @@
 
 /* How long one transactional call (commit, abort, send offsets) may take. */
 #define SERVICE_TXN_TIMEOUT_MS 60000
-/* The longest wait for the consumer's close (leaving the group) at exit:
- * with Kafka gone it would never end (ledger_kafka_consumer_close). */
-#define SERVICE_CLOSE_MS 5000
 /* How long to wait for a group coordinator answer (committed offsets). */
 #define SERVICE_COMMITTED_TIMEOUT_MS 60000
 
@@ -413,8 +410,8 @@ void producer_service_destroy(producer_service *svc) {
         return;
     service_drop_msgs(svc);
     if (svc->consumer != NULL)
-        (void)ledger_kafka_consumer_close(svc->consumer, SERVICE_CLOSE_MS, service_rebalance_cb,
-                                          svc);
+        (void)ledger_kafka_consumer_close(svc->consumer, LEDGER_KAFKA_CLOSE_MS,
+                                          service_rebalance_cb, svc);
     producer_restore_destroy(svc->restore);
     if (svc->rkt_commands != NULL)
         rd_kafka_topic_destroy(svc->rkt_commands);
@@ -972,7 +969,8 @@ int producer_service_run(producer_service *svc, volatile sig_atomic_t *stop) {
     }
     LOG_INFO("stopping: %llu commands handled in %llu transactions",
              (unsigned long long)svc->commands_handled, (unsigned long long)svc->transactions);
-    (void)ledger_kafka_consumer_close(svc->consumer, SERVICE_CLOSE_MS, service_rebalance_cb, svc);
+    (void)ledger_kafka_consumer_close(svc->consumer, LEDGER_KAFKA_CLOSE_MS, service_rebalance_cb,
+                                      svc);
     svc->consumer = NULL;
     return 0;
 }

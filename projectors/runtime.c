@@ -70,14 +70,8 @@
 #define RUNTIME_REBUILD_CHECK_MS    200
 /* How often the applied positions are committed to Kafka (a hint only). */
 #define RUNTIME_COMMIT_MS 500
-/* librdkafka's prefetch bound (messages), and how often the fetch waker
- * looks at the queue. */
-#define RUNTIME_QUEUED_MIN_MESSAGES "40000"
-#define RUNTIME_WAKER_PERIOD_MS     10
-/* The longest wait for the consumer's close (leaving the group) at exit:
- * with Kafka gone it would never end (ledger_kafka_consumer_close); a
- * container runtime's stop grace period is often 10 s. */
-#define RUNTIME_CLOSE_MS 5000
+/* How often the fetch waker looks at the consumer's queue. */
+#define RUNTIME_WAKER_PERIOD_MS 10
 
 /* Raised by SIGTERM/SIGINT. The only state outside the runtime struct: a
  * signal handler can reach nothing else. */
@@ -1112,7 +1106,7 @@ static int start_consumer(runtime *rt) {
          * ahead bound it whatever the log's length. (A full queue stalled
          * the fetch for up to a second before the fetch waker: 40,000 then
          * gave 77,000 balance events/s, 150,000 gave 146,000 and 108 MB.) */
-        {"queued.min.messages", RUNTIME_QUEUED_MIN_MESSAGES},
+        {"queued.min.messages", "40000"},
         {"queued.max.messages.kbytes", "8192"},
     };
     bool ok =
@@ -1146,8 +1140,7 @@ static int start_consumer(runtime *rt) {
     /* A full queue stops librdkafka 2.0.2 fetching for up to a second
      * (edge/fetch_waker.h): without the waker, catching up ran at half the
      * rate the rest of the projector allows. */
-    rt->waker = ledger_fetch_waker_new(rt->rk, (size_t)atoi(RUNTIME_QUEUED_MIN_MESSAGES) / 2,
-                                       RUNTIME_WAKER_PERIOD_MS, errstr, sizeof(errstr));
+    rt->waker = ledger_fetch_waker_new(rt->rk, RUNTIME_WAKER_PERIOD_MS, errstr, sizeof(errstr));
     if (rt->waker == NULL) {
         LOG_ERROR("%s", errstr);
         return -1;
@@ -1424,7 +1417,7 @@ cleanup:
     drop_batch(&rt);
     ledger_fetch_waker_destroy(rt.waker);
     if (rt.rk != NULL)
-        (void)ledger_kafka_consumer_close(rt.rk, RUNTIME_CLOSE_MS, on_rebalance, &rt);
+        (void)ledger_kafka_consumer_close(rt.rk, LEDGER_KAFKA_CLOSE_MS, on_rebalance, &rt);
     free_buffers(&rt);
     projector_ops_destroy(rt.ops);
     projector_dlq_destroy(rt.dlq);

@@ -79,7 +79,7 @@ Test(fetch_waker, wakes_a_bounded_consumer_behind_and_is_quiet_once_caught_up) {
     produce_backlog(topic);
 
     rd_kafka_t *rk = bounded_consumer(topic);
-    ledger_fetch_waker *w = ledger_fetch_waker_new(rk, 100, 5, errstr, sizeof(errstr));
+    ledger_fetch_waker *w = ledger_fetch_waker_new(rk, 5, errstr, sizeof(errstr));
     cr_assert_not_null(w, "%s", errstr);
 
     int next = 0;
