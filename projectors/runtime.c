@@ -58,6 +58,7 @@
 #include "projector_store.h"
 #include "rebuild.h"
 #include "redis.h"
+#include "state_cache.h"
 #include "view_batch.h"
 
 #define RUNTIME_PROGRAM "ledger-projector"
@@ -126,6 +127,15 @@ static const ledger_config_setting runtime_settings[] = {
      .max = 60000,
      .help = "a batch is applied as soon as no event came for this long (caught up: low "
              "latency), or at --batch-max-wait, whichever is first"},
+    {.name = "state_cache",
+     .env = "LEDGER_STATE_CACHE",
+     .flag = "state-cache",
+     .type = LEDGER_CONFIG_INT,
+     .def = "131072",
+     .min = 0,
+     .max = 16777216,
+     .help = "accounts whose stored state is kept between batches, for views that allow it "
+             "(balance; about 136 bytes each; 0: read every account from Redis)"},
     LEDGER_CONFIG_END,
 };
 
@@ -203,6 +213,11 @@ typedef struct runtime {
     redisReply **replies;
     size_t replies_cap;
     rd_kafka_topic_partition_list_t *commits;
+    /* view->state_size > 0 and --state-cache > 0: the states stored by this
+     * process's last batches (state_cache.h), and the slice's new ones,
+     * state_size bytes per input, kept once its write is applied. */
+    state_cache *cache;
+    unsigned char *slice_states;
 
     uint64_t applied_events;
     uint64_t applied_batches;
@@ -238,6 +253,13 @@ static int ensure_parts(runtime *rt, int32_t partition) {
     return 0;
 }
 
+/* Every kept state goes: Redis, the partitions or the generation are not
+ * what this process last saw. */
+static void forget_states(runtime *rt) {
+    if (rt->cache != NULL)
+        state_cache_clear(rt->cache);
+}
+
 static int64_t kafka_offset_of(int64_t checkpoint) {
     return checkpoint == PROJECTOR_NO_CHECKPOINT ? RD_KAFKA_OFFSET_BEGINNING : checkpoint;
 }
@@ -247,6 +269,7 @@ static int64_t kafka_offset_of(int64_t checkpoint) {
  * positive timeout), so nothing fetched from the old position is delivered
  * afterwards. */
 static void seek_partition(runtime *rt, int32_t partition) {
+    forget_states(rt);
     rt->parts[partition].delivered = -1;
     rt->parts[partition].end_pending = false;
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
@@ -270,6 +293,7 @@ static void seek_partition(runtime *rt, int32_t partition) {
  * where this process carries on, so nothing is applied twice or skipped).
  * A rebuild keeps the generation it builds. */
 static void resync_all(runtime *rt) {
+    forget_states(rt);
     int64_t gen = rt->gen;
     if (rt->mode == PROJECTOR_STORE_CURRENT && projector_store_generation(rt->store, &gen) != 0)
         return;
@@ -302,6 +326,7 @@ static void log_assigned(int32_t partition, int64_t checkpoint) {
 
 static void on_assign(runtime *rt, rd_kafka_t *rk, rd_kafka_topic_partition_list_t *list,
                       bool cooperative) {
+    forget_states(rt);
     int32_t *ids = calloc((size_t)list->cnt + 1, sizeof(*ids));
     int64_t *cps = calloc((size_t)list->cnt + 1, sizeof(*cps));
     bool ok = ids != NULL && cps != NULL;
@@ -354,6 +379,7 @@ static void on_assign(runtime *rt, rd_kafka_t *rk, rd_kafka_topic_partition_list
 static void on_revoke(runtime *rt, rd_kafka_t *rk, rd_kafka_topic_partition_list_t *list,
                       bool cooperative) {
     bool lost = rd_kafka_assignment_lost(rk);
+    forget_states(rt);
     projector_ops_rebalance(rt->ops, lost ? "lost" : "revoke");
     for (int i = 0; i < list->cnt; i++) {
         int32_t p = list->elems[i].partition;
@@ -384,6 +410,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         on_revoke(rt, rk, list, cooperative);
     } else {
         LOG_ERROR("rebalance failed: %s", rd_kafka_err2str(err));
+        forget_states(rt);
         for (size_t p = 0; p < rt->parts_cap; p++)
             rt->parts[p].owned = false;
         rd_kafka_assign(rk, NULL);
@@ -611,6 +638,24 @@ static void commit_later(runtime *rt, int32_t partition, int64_t next) {
     tp->offset = next;
 }
 
+/* After the slice's write was applied: keeps the state each fully applied
+ * account stored, and forgets the others (held in the DLQ from some record
+ * on, or quarantined: `ledger dlq` may write them next). */
+static void keep_states(runtime *rt) {
+    if (rt->cache == NULL)
+        return;
+    for (size_t g = 0; g < rt->groups_len; g++) {
+        const runtime_group *grp = &rt->groups[g];
+        if (grp->pseudo)
+            continue;
+        if (grp->input != SIZE_MAX && grp->cut == grp->count)
+            state_cache_put(rt->cache, rt->gen, grp->key, grp->key_len,
+                            rt->inputs[grp->input].state_out);
+        else
+            state_cache_forget(rt->cache, grp->key, grp->key_len);
+    }
+}
+
 /* Applies the decoded groups of one partition: the view's reads (round trip
  * 1, with the checkpoint), the view's folds, then the writes and the new
  * checkpoint `next` (round trip 2); again from round trip 1 after a lost
@@ -624,11 +669,14 @@ static void apply_slice(runtime *rt, int32_t partition, int64_t next, int64_t ap
         if (grp->good == 0)
             continue;
         grp->input = inputs;
-        rt->inputs[inputs++] = (view_account_input){
+        rt->inputs[inputs] = (view_account_input){
             .account = rt->events[grp->start].account,
             .events = &rt->events[grp->start],
             .event_count = grp->good,
+            .state_out =
+                rt->cache != NULL ? rt->slice_states + inputs * rt->view->state_size : NULL,
         };
+        inputs++;
     }
 
     for (;;) {
@@ -637,6 +685,14 @@ static void apply_slice(runtime *rt, int32_t partition, int64_t next, int64_t ap
         for (size_t i = 0; i < inputs; i++) {
             rt->inputs[i].replies = NULL;
             rt->inputs[i].reply_count = 0;
+            rt->inputs[i].cached = NULL;
+            if (rt->cache != NULL) {
+                const char *account = rt->inputs[i].account;
+                rt->inputs[i].cached =
+                    state_cache_get(rt->cache, rt->gen, account, strlen(account));
+                if (rt->inputs[i].cached != NULL)
+                    continue; /* no read: the state this process stored */
+            }
             size_t before = view_batch_read_count(rt->batch);
             size_t n = rt->view->read_account(rt->view_state, rt->batch, &rt->inputs[i]);
             if (view_batch_read_count(rt->batch) - before != n) {
@@ -685,6 +741,7 @@ static void apply_slice(runtime *rt, int32_t partition, int64_t next, int64_t ap
         switch (
             projector_store_apply(rt->store, rt->batch, rt->mode, partition, part->next, next)) {
             case PROJECTOR_STORE_APPLIED:
+                keep_states(rt);
                 projector_ops_applied(rt->ops, partition, rt->slice_applied, rt->slice_held,
                                       rt->slice_quarantined, projector_ops_clock() - apply_started,
                                       appended_ms);
@@ -694,6 +751,7 @@ static void apply_slice(runtime *rt, int32_t partition, int64_t next, int64_t ap
                 rt->applied_events += rt->slice_applied;
                 return;
             case PROJECTOR_STORE_STALE: {
+                forget_states(rt);
                 int64_t cp;
                 if (projector_store_checkpoints(rt->store, rt->gen, &partition, 1, &cp) != 0)
                     return;
@@ -715,6 +773,7 @@ static void apply_slice(runtime *rt, int32_t partition, int64_t next, int64_t ap
                 return;
             }
             case PROJECTOR_STORE_WRONG_GEN:
+                forget_states(rt);
                 if (rt->mode == PROJECTOR_STORE_BUILDING) {
                     LOG_ERROR("generation %lld of view '%s' is no longer the one being built "
                               "(another rebuild took over, or it was switched): stopping",
@@ -730,6 +789,7 @@ static void apply_slice(runtime *rt, int32_t partition, int64_t next, int64_t ap
                 return;
             case PROJECTOR_STORE_FAILED:
             case PROJECTOR_STORE_UNKNOWN:
+                forget_states(rt);
                 /* (counted by the store's failure callback) */
                 if (runtime_stop)
                     return; /* the batch is dropped: nothing half-written */
@@ -990,6 +1050,13 @@ static int alloc_buffers(runtime *rt) {
         return -1;
     memset(rt->table, 0xff, table * sizeof(*rt->table)); /* all -1 */
     rt->table_mask = table - 1;
+    size_t slots = (size_t)ledger_config_int(rt->cfg, "state_cache");
+    if (rt->view->state_size > 0 && slots > 0) {
+        rt->cache = state_cache_new(rt->view->state_size, slots);
+        rt->slice_states = calloc(n, rt->view->state_size);
+        if (rt->cache == NULL || rt->slice_states == NULL)
+            return -1;
+    }
     return 0;
 }
 
@@ -1012,6 +1079,8 @@ static void free_buffers(runtime *rt) {
         rd_kafka_topic_partition_list_destroy(rt->commits);
     free(rt->parts);
     free(rt->part_count);
+    state_cache_destroy(rt->cache);
+    free(rt->slice_states);
 }
 
 /* --rebuild: every partition of the events topic, each from the built

@@ -20,6 +20,13 @@
  * batches outside Redis (its `state` is configuration only), which is what
  * makes every view exactly-once, restartable and rebuildable for free.
  *
+ * A view whose stored per-account state fits a fixed-size struct may set
+ * state_size: the runtime then keeps what each account's last applied batch
+ * stored (projectors/state_cache.h says when that is safe) and, for an
+ * account it holds, skips step 1 and hands apply_account that state
+ * instead of replies. On a catch-up that halves the Redis commands of a
+ * view with one read and one write per account.
+ *
  * Keys: every key a view writes comes from view_batch_account_key (per
  * account, with the account as a Redis hash tag "{A}" so the layout can move
  * to Redis Cluster) or view_batch_view_key (view-wide, e.g. fraud's set of
@@ -50,6 +57,13 @@ typedef struct view_account_input {
     size_t reply_count;               /* == what read_account returned */
     const ledger_event *events;       /* this account's events in the batch, log order */
     size_t event_count;
+    /* Only for a view with state_size > 0. `cached`: the account's stored
+     * state as this process's last batch of it left it (replies is then NULL
+     * and reply_count 0: read_account was not called), or NULL to parse the
+     * replies. `state_out`: NULL, or state_size bytes where a successful
+     * apply_account leaves the account's stored state after its writes. */
+    const void *cached;
+    void *state_out;
 } view_account_input;
 
 typedef struct projector_view {
@@ -79,6 +93,10 @@ typedef struct projector_view {
      * the stored state is unreadable (the account is then quarantined). */
     int (*apply_account)(const void *state, view_batch *batch, const view_account_input *input,
                          char *errstr, size_t errstr_size);
+
+    /* Optional (0: none): the size of the per-account state apply_account
+     * takes as input->cached and leaves in input->state_out. */
+    size_t state_size;
 } projector_view;
 
 /* Key of `account` for this view and generation: "<ns>:<view>:g<gen>:{<account>}:<suffix>"

@@ -2,8 +2,9 @@
  * balance.c - the balance view: one hash per account holding what
  * account_apply folds (balance, version = last seq, status, overdraft).
  *
- * Per batch and account: one HMGET (read_account), then the fold of the
- * batch's events from the stored state, and one HSET of the result
+ * Per batch and account: one HMGET (read_account; skipped when the runtime
+ * kept the account's state from its last batch: state_size), then the fold
+ * of the batch's events from the stored state, and one HSET of the result
  * (apply_account). Events at or below the stored version are skipped, so a
  * batch replayed after a crash changes nothing; a gap in the seqs means an
  * event is missing from what this view saw, which must never be papered
@@ -127,8 +128,12 @@ static int balance_apply(const void *cfg, view_batch *batch, const view_account_
     (void)cfg;
     account_state state;
     bool found;
-    if (balance_view_parse_state(in->replies[0], &state, &found, errstr, errstr_size) != 0)
+    if (in->cached != NULL) {
+        memcpy(&state, in->cached, sizeof(state));
+        found = state.seq > 0; /* a stored hash always has version >= 1 */
+    } else if (balance_view_parse_state(in->replies[0], &state, &found, errstr, errstr_size) != 0) {
         return -1;
+    }
     account_state stored = state;
     bool changed = false;
     for (size_t i = 0; i < in->event_count; i++) {
@@ -147,6 +152,8 @@ static int balance_apply(const void *cfg, view_batch *batch, const view_account_
                 return -1;
         }
     }
+    if (in->state_out != NULL)
+        memcpy(in->state_out, &state, sizeof(state));
     if (!changed)
         return 0;
 
@@ -194,4 +201,5 @@ const projector_view balance_view = {
     .close = NULL,
     .read_account = balance_read,
     .apply_account = balance_apply,
+    .state_size = sizeof(account_state),
 };

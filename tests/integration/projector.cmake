@@ -36,3 +36,9 @@ endif()
 # hand-made replies): no broker, no Redis.
 ledger_criterion_test(test_projector_units unit ${_proj_dir}/test_projector_units.c)
 target_link_libraries(test_projector_units PRIVATE ledger_views)
+
+# The runtime's cache of stored account states: pure, no I/O.
+ledger_criterion_test(test_state_cache unit ${PROJECT_SOURCE_DIR}/tests/unit/test_state_cache.c
+                      ${PROJECT_SOURCE_DIR}/projectors/state_cache.c)
+target_include_directories(test_state_cache PRIVATE ${PROJECT_SOURCE_DIR}/projectors)
+target_link_libraries(test_state_cache PRIVATE ledger_core)
