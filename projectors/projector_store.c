@@ -120,7 +120,21 @@ struct projector_store {
 
     void (*on_failure)(void *opaque); /* projector_store_on_failure */
     void *on_failure_opaque;
+
+    /* projector_store_apply_send: an EXEC whose replies are not read yet,
+     * and what receiving them (and, if a watched key changed, sending the
+     * batch again) needs. `batch` is the caller's, left untouched until
+     * projector_store_apply_wait. */
+    bool pending;
+    bool pending_done; /* another call had to read the replies first */
+    projector_store_result pending_result;
+    view_batch *pending_batch;
+    projector_store_mode pending_mode;
+    int32_t pending_partition;
+    int64_t pending_expected, pending_next;
 };
+
+static void pending_settle(projector_store *s);
 
 projector_store *projector_store_new(const ledger_redis_url *url, const char *ns, const char *view,
                                      const volatile sig_atomic_t *stop) {
@@ -267,6 +281,7 @@ static redisReply *store_command(projector_store *s, int argc, const char **argv
 }
 
 int projector_store_start(projector_store *s) {
+    pending_settle(s);
     const char *argv[] = {"SET", s->current_key, "1", "NX"};
     size_t lens[] = {3, strlen(s->current_key), 1, 2};
     redisReply *r = store_command(s, 4, argv, lens, -1);
@@ -277,6 +292,7 @@ int projector_store_start(projector_store *s) {
 }
 
 int projector_store_generation(projector_store *s, int64_t *gen) {
+    pending_settle(s);
     const char *argv[] = {"GET", s->current_key};
     size_t lens[] = {3, strlen(s->current_key)};
     redisReply *r = store_command(s, 2, argv, lens, REDIS_REPLY_STRING);
@@ -307,6 +323,7 @@ static int parse_checkpoint(const redisReply *r, const char *key, int32_t partit
 
 int projector_store_checkpoints(projector_store *s, int64_t gen, const int32_t *partitions,
                                 size_t n, int64_t *out) {
+    pending_settle(s);
     if (n == 0)
         return 0;
     char key[PROJECTOR_KEY_BUF];
@@ -582,6 +599,7 @@ static void note_generations(projector_store *s, const redisReply *r) {
 
 int projector_store_read(projector_store *s, view_batch *batch, int32_t partition,
                          int64_t *checkpoint, redisReply **replies) {
+    pending_settle(s);
     char key[PROJECTOR_KEY_BUF];
     char field[12];
     projector_keys_checkpoints(s->ns, s->view, view_batch_generation(batch), key, sizeof(key));
@@ -698,10 +716,28 @@ static int rewatch(projector_store *s, const char *cp_key, const char *field) {
  * the checkpoint, queued, then EXEC. Redis runs them as one step, or none
  * of them when a watched key (the checkpoints, current, building) changed
  * since it was read: the batch is then checked again and re-sent, or
- * refused. */
-static projector_store_result apply_multi(projector_store *s, view_batch *batch,
-                                          projector_store_mode mode, int32_t partition,
-                                          int64_t expected, int64_t next) {
+ * refused. In three steps, so that the replies can be read later
+ * (projector_store_apply_send): the checks, the sending, the replies. */
+
+/* The checks on what round trip 1 (or a rewatch) saw: 0 to send, or the
+ * result that ends the batch (the transaction is then left). */
+static projector_store_result multi_check(projector_store *s, view_batch *batch,
+                                          projector_store_mode mode, int64_t expected,
+                                          int attempt) {
+    if (!watched_generation_is(s, mode, view_batch_generation(batch))) {
+        store_settle(s);
+        return PROJECTOR_STORE_WRONG_GEN;
+    }
+    if (s->watched_checkpoint != expected || attempt == STORE_EXEC_ATTEMPTS) {
+        store_settle(s);
+        return PROJECTOR_STORE_STALE;
+    }
+    return PROJECTOR_STORE_APPLIED;
+}
+
+/* Appends the writes, the checkpoint and EXEC to the connection's output.
+ * Returns 0, or -1 when memory runs out (logged; the transaction is left). */
+static int multi_append(projector_store *s, view_batch *batch, int32_t partition, int64_t next) {
     char key[PROJECTOR_KEY_BUF], field[12], next_text[24];
     projector_keys_checkpoints(s->ns, s->view, view_batch_generation(batch), key, sizeof(key));
     snprintf(field, sizeof(field), "%d", (int)partition);
@@ -711,77 +747,171 @@ static projector_store_result apply_multi(projector_store *s, view_batch *batch,
     if (view_batch_writes_resp(batch, &writes, &writes_len) != 0) {
         LOG_ERROR("out of memory building the batch's writes");
         store_settle(s);
-        return PROJECTOR_STORE_FAILED;
+        return -1;
     }
+    const char *hset[] = {"HSET", key, field, next_text};
+    s->in_multi = false; /* EXEC ends it, whatever it answers */
+    if ((writes_len == 0 || redisAppendFormattedCommand(s->c, writes, writes_len) == REDIS_OK) &&
+        redisAppendCommandArgv(s->c, 4, hset, NULL) == REDIS_OK &&
+        redisAppendCommand(s->c, "EXEC") == REDIS_OK)
+        return 0;
+    LOG_ERROR("out of memory sending the batch's writes");
+    redisFree(s->c); /* half a transaction may be in its buffer */
+    s->c = NULL;
+    return -1;
+}
+
+/* Reads the replies of what multi_append sent: APPLIED, UNKNOWN, FAILED,
+ * or *again when a watched key changed (the transaction is then open
+ * again, re-watched: check and send once more). */
+static projector_store_result multi_receive(projector_store *s, view_batch *batch,
+                                            int32_t partition, bool *again) {
+    *again = false;
     size_t queued = view_batch_write_count(batch) + 1;
-    for (int attempt = 0;; attempt++) {
-        if (!watched_generation_is(s, mode, view_batch_generation(batch))) {
-            store_settle(s);
-            return PROJECTOR_STORE_WRONG_GEN;
+    store_scan sc;
+    size_t refused = 0;
+    char first_refusal[256] = "";
+    int ok = 1;
+    for (size_t q = 0; ok && q < queued; q++) {
+        ok = scan_reply(s->c, &sc) == 0;
+        if (ok && sc.errors > 0 && refused++ == 0)
+            snprintf(first_refusal, sizeof(first_refusal), "%s", sc.first_error);
+    }
+    if (ok)
+        ok = scan_reply(s->c, &sc) == 0;
+    if (!ok) {
+        LOG_WARN("redis: EXEC for partition %d: %s", (int)partition,
+                 s->c->errstr[0] != '\0' ? s->c->errstr : "connection lost");
+        store_fail(s);
+        return PROJECTOR_STORE_UNKNOWN;
+    }
+    if (sc.root_type == REDIS_REPLY_ARRAY) {
+        s->backoff_ms = STORE_BACKOFF_MIN_MS;
+        if (sc.errors > 0)
+            /* Only a key of another type in the view's namespace does
+             * this (nothing here writes one): the other writes and the
+             * checkpoint are in. Said loudly; a rebuild mends it. */
+            LOG_ERROR("redis: %zu write(s) of the batch of partition %d failed inside its "
+                      "transaction (first: %s): a key of view '%s' was changed by something "
+                      "else; rebuild the view",
+                      sc.errors, (int)partition, sc.first_error, s->view);
+        return PROJECTOR_STORE_APPLIED;
+    }
+    if (sc.root_type == REDIS_REPLY_NIL) {
+        /* A watched key changed: another partition's checkpoint, most
+         * likely (they share a hash). Look again. */
+        char key[PROJECTOR_KEY_BUF], field[12];
+        projector_keys_checkpoints(s->ns, s->view, view_batch_generation(batch), key, sizeof(key));
+        snprintf(field, sizeof(field), "%d", (int)partition);
+        if (rewatch(s, key, field) != 0) {
+            LOG_WARN("redis: re-watching partition %d: %s", (int)partition,
+                     s->c->errstr[0] != '\0' ? s->c->errstr : "unexpected reply");
+            store_fail(s);
+            return PROJECTOR_STORE_UNKNOWN;
         }
-        if (s->watched_checkpoint != expected || attempt == STORE_EXEC_ATTEMPTS) {
-            store_settle(s);
-            return PROJECTOR_STORE_STALE;
+        *again = true;
+        return PROJECTOR_STORE_STALE;
+    }
+    LOG_ERROR("redis: the batch of partition %d was refused: %s (retrying in %d ms)",
+              (int)partition,
+              refused > 0     ? first_refusal
+              : sc.errors > 0 ? sc.first_error
+                              : "unexpected reply",
+              s->backoff_ms);
+    store_wait(s);
+    return PROJECTOR_STORE_FAILED;
+}
+
+/* From the checks on, attempt `attempt` and the ones after it. */
+static projector_store_result multi_run(projector_store *s, view_batch *batch,
+                                        projector_store_mode mode, int32_t partition,
+                                        int64_t expected, int64_t next, int attempt, bool sent) {
+    for (;; attempt++) {
+        if (!sent) {
+            projector_store_result checked = multi_check(s, batch, mode, expected, attempt);
+            if (checked != PROJECTOR_STORE_APPLIED)
+                return checked;
+            if (multi_append(s, batch, partition, next) != 0)
+                return PROJECTOR_STORE_FAILED;
         }
-        const char *hset[] = {"HSET", key, field, next_text};
-        s->in_multi = false; /* EXEC ends it, whatever it answers */
-        int ok = (writes_len == 0 ||
-                  redisAppendFormattedCommand(s->c, writes, writes_len) == REDIS_OK) &&
-                 redisAppendCommandArgv(s->c, 4, hset, NULL) == REDIS_OK &&
-                 redisAppendCommand(s->c, "EXEC") == REDIS_OK;
-        store_scan sc;
-        size_t refused = 0;
-        char first_refusal[256] = "";
-        for (size_t q = 0; ok && q < queued; q++) {
-            ok = scan_reply(s->c, &sc) == 0;
-            if (ok && sc.errors > 0 && refused++ == 0)
-                snprintf(first_refusal, sizeof(first_refusal), "%s", sc.first_error);
-        }
-        if (ok)
-            ok = scan_reply(s->c, &sc) == 0;
-        if (!ok) {
+        sent = false;
+        bool again;
+        projector_store_result r = multi_receive(s, batch, partition, &again);
+        if (!again)
+            return r;
+    }
+}
+
+static projector_store_result apply_multi(projector_store *s, view_batch *batch,
+                                          projector_store_mode mode, int32_t partition,
+                                          int64_t expected, int64_t next) {
+    return multi_run(s, batch, mode, partition, expected, next, 0, false);
+}
+
+static bool multi_eligible(const projector_store *s, view_batch *batch, int32_t partition) {
+    return s->in_multi && s->watched_partition == partition &&
+           s->watched_generation == view_batch_generation(batch) &&
+           view_batch_pseudo_count(batch) == 0;
+}
+
+projector_store_result projector_store_apply_send(projector_store *s, view_batch *batch,
+                                                  projector_store_mode mode, int32_t partition,
+                                                  int64_t expected, int64_t next) {
+    if (!multi_eligible(s, batch, partition))
+        return projector_store_apply(s, batch, mode, partition, expected, next);
+    projector_store_result checked = multi_check(s, batch, mode, expected, 0);
+    if (checked != PROJECTOR_STORE_APPLIED)
+        return checked;
+    if (multi_append(s, batch, partition, next) != 0)
+        return PROJECTOR_STORE_FAILED;
+    /* Out to Redis now, replies read later: Redis runs the transaction
+     * while this process prepares the next batch. */
+    int done = 0;
+    while (!done) {
+        if (redisBufferWrite(s->c, &done) != REDIS_OK) {
             LOG_WARN("redis: EXEC for partition %d: %s", (int)partition,
                      s->c->errstr[0] != '\0' ? s->c->errstr : "connection lost");
             store_fail(s);
             return PROJECTOR_STORE_UNKNOWN;
         }
-        if (sc.root_type == REDIS_REPLY_ARRAY) {
-            s->backoff_ms = STORE_BACKOFF_MIN_MS;
-            if (sc.errors > 0)
-                /* Only a key of another type in the view's namespace does
-                 * this (nothing here writes one): the other writes and the
-                 * checkpoint are in. Said loudly; a rebuild mends it. */
-                LOG_ERROR("redis: %zu write(s) of the batch of partition %d failed inside its "
-                          "transaction (first: %s): a key of view '%s' was changed by something "
-                          "else; rebuild the view",
-                          sc.errors, (int)partition, sc.first_error, s->view);
-            return PROJECTOR_STORE_APPLIED;
-        }
-        if (sc.root_type == REDIS_REPLY_NIL) {
-            /* A watched key changed: another partition's checkpoint, most
-             * likely (they share a hash). Look again. */
-            if (rewatch(s, key, field) != 0) {
-                LOG_WARN("redis: re-watching partition %d: %s", (int)partition,
-                         s->c->errstr[0] != '\0' ? s->c->errstr : "unexpected reply");
-                store_fail(s);
-                return PROJECTOR_STORE_UNKNOWN;
-            }
-            continue;
-        }
-        LOG_ERROR("redis: the batch of partition %d was refused: %s (retrying in %d ms)",
-                  (int)partition,
-                  refused > 0     ? first_refusal
-                  : sc.errors > 0 ? sc.first_error
-                                  : "unexpected reply",
-                  s->backoff_ms);
-        store_wait(s);
-        return PROJECTOR_STORE_FAILED;
     }
+    s->pending = true;
+    s->pending_done = false;
+    s->pending_batch = batch;
+    s->pending_mode = mode;
+    s->pending_partition = partition;
+    s->pending_expected = expected;
+    s->pending_next = next;
+    return PROJECTOR_STORE_PENDING;
+}
+
+/* Reads the pending transaction's replies now (another call needs the
+ * connection), keeping its result for projector_store_apply_wait. */
+static void pending_settle(projector_store *s) {
+    if (!s->pending || s->pending_done)
+        return;
+    s->pending_result = multi_run(s, s->pending_batch, s->pending_mode, s->pending_partition,
+                                  s->pending_expected, s->pending_next, 0, true);
+    s->pending_done = true;
+}
+
+bool projector_store_pending(const projector_store *s) {
+    return s->pending;
+}
+
+projector_store_result projector_store_apply_wait(projector_store *s) {
+    if (!s->pending)
+        return PROJECTOR_STORE_FAILED; /* not reached: the runtime asks only when pending */
+    pending_settle(s);
+    s->pending = false;
+    s->pending_batch = NULL;
+    return s->pending_result;
 }
 
 projector_store_result projector_store_apply(projector_store *s, view_batch *batch,
                                              projector_store_mode mode, int32_t partition,
                                              int64_t expected, int64_t next) {
+    pending_settle(s);
     if (s->in_multi && s->watched_partition == partition &&
         s->watched_generation == view_batch_generation(batch) &&
         view_batch_pseudo_count(batch) == 0)

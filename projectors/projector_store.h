@@ -26,6 +26,7 @@
 
 #include <hiredis/hiredis.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -48,6 +49,7 @@ typedef enum projector_store_result {
     PROJECTOR_STORE_FAILED = -2,    /* Redis refused the call (logged): nothing known written */
     PROJECTOR_STORE_UNKNOWN = -3,   /* connection lost: re-read the checkpoint to know */
     PROJECTOR_STORE_STOPPED = -4,   /* *stop was raised while retrying */
+    PROJECTOR_STORE_PENDING = -5,   /* projector_store_apply_send: sent, result to come */
 } projector_store_result;
 
 /* Loads (FUNCTION LOAD REPLACE) the `ledger_projector` library, whose
@@ -113,5 +115,23 @@ int projector_store_read(projector_store *store, view_batch *batch, int32_t part
 projector_store_result projector_store_apply(projector_store *store, view_batch *batch,
                                              projector_store_mode mode, int32_t partition,
                                              int64_t expected, int64_t next);
+
+/* projector_store_apply in two halves, so that Redis runs a batch's
+ * transaction while the caller prepares the next batch: when the
+ * transaction path applies, it is checked and sent, and PENDING returned;
+ * otherwise (FCALL) this is projector_store_apply, result and all. While
+ * pending, `batch` must stay untouched (a changed watched key makes the
+ * store send it again). projector_store_apply_wait reads the replies and
+ * returns the result. Any other call of the store first reads them (the
+ * result is then kept for apply_wait), so the connection's replies never
+ * go to the wrong caller; the caller still asks for the result before it
+ * relies on the partition's checkpoint. */
+projector_store_result projector_store_apply_send(projector_store *store, view_batch *batch,
+                                                  projector_store_mode mode, int32_t partition,
+                                                  int64_t expected, int64_t next);
+projector_store_result projector_store_apply_wait(projector_store *store);
+
+/* Whether a batch sent by projector_store_apply_send awaits apply_wait. */
+bool projector_store_pending(const projector_store *store);
 
 #endif

@@ -147,7 +147,22 @@ typedef struct runtime_part {
     int64_t delivered; /* offset of the last record collected since the last seek, -1 */
     bool end_pending;  /* the end was reached in the batch being collected */
     bool caught_up;    /* the end was reached once with every record before it applied */
+    uint32_t seeks;    /* seeks and assignments so far: a record collected before the
+                        * latest one (msg_seeks) is from the old position, and dropped */
 } runtime_part;
+
+/* The slice whose transaction Redis is running (projector_store_apply_send)
+ * while this process prepares the next one, and what finishing it needs:
+ * the slice's own buffers are reused meanwhile. */
+typedef struct runtime_pending {
+    bool active;
+    int32_t partition;
+    int64_t next;        /* its new checkpoint */
+    int64_t appended_ms; /* its last record's timestamp */
+    size_t applied, held, quarantined;
+    double started; /* projector_ops_clock() when sent */
+    size_t keeps;   /* entries in runtime.keeps */
+} runtime_pending;
 
 /* One account of a partition's slice. */
 typedef struct runtime_group {
@@ -173,7 +188,10 @@ typedef struct runtime {
     ledger_fetch_waker *waker; /* keeps rk fetching while catching up */
     ledger_redis_url url;
     projector_store *store;
-    view_batch *batch;
+    view_batch *batch;      /* the slice being built: batches[turn] */
+    view_batch *batches[2]; /* one is built while Redis runs the other */
+    int turn;
+    runtime_pending pending;
     int64_t gen;
     projector_store_mode mode;  /* CURRENT; BUILDING with --rebuild (gen = the one built) */
     projector_rebuild *rebuild; /* --rebuild only */
@@ -191,6 +209,7 @@ typedef struct runtime {
     int64_t max_wait_ms;
     int64_t linger_ms;
     rd_kafka_message_t **msgs; /* the collected batch */
+    uint32_t *msg_seeks;       /* its partition's seeks when each was collected */
     size_t msgs_len;
     size_t *order;              /* message indices sorted by partition, log order kept */
     rd_kafka_message_t **slice; /* one partition's accepted records */
@@ -218,6 +237,10 @@ typedef struct runtime {
      * state_size bytes per input, kept once its write is applied. */
     state_cache *cache;
     unsigned char *slice_states;
+    /* The pending slice's accounts: each one's state to keep, or to forget
+     * (state-less entry), once its write is known applied. */
+    unsigned char *keeps;
+    size_t keep_stride;
 
     uint64_t applied_events;
     uint64_t applied_batches;
@@ -253,6 +276,8 @@ static int ensure_parts(runtime *rt, int32_t partition) {
     return 0;
 }
 
+static void finish_pending(runtime *rt);
+
 /* Every kept state goes: Redis, the partitions or the generation are not
  * what this process last saw. */
 static void forget_states(runtime *rt) {
@@ -270,6 +295,7 @@ static int64_t kafka_offset_of(int64_t checkpoint) {
  * afterwards. */
 static void seek_partition(runtime *rt, int32_t partition) {
     forget_states(rt);
+    rt->parts[partition].seeks++;
     rt->parts[partition].delivered = -1;
     rt->parts[partition].end_pending = false;
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
@@ -293,6 +319,7 @@ static void seek_partition(runtime *rt, int32_t partition) {
  * where this process carries on, so nothing is applied twice or skipped).
  * A rebuild keeps the generation it builds. */
 static void resync_all(runtime *rt) {
+    finish_pending(rt);
     forget_states(rt);
     int64_t gen = rt->gen;
     if (rt->mode == PROJECTOR_STORE_CURRENT && projector_store_generation(rt->store, &gen) != 0)
@@ -326,6 +353,7 @@ static void log_assigned(int32_t partition, int64_t checkpoint) {
 
 static void on_assign(runtime *rt, rd_kafka_t *rk, rd_kafka_topic_partition_list_t *list,
                       bool cooperative) {
+    finish_pending(rt);
     forget_states(rt);
     int32_t *ids = calloc((size_t)list->cnt + 1, sizeof(*ids));
     int64_t *cps = calloc((size_t)list->cnt + 1, sizeof(*cps));
@@ -347,6 +375,7 @@ static void on_assign(runtime *rt, rd_kafka_t *rk, rd_kafka_topic_partition_list
             runtime_part *part = &rt->parts[ids[i]];
             part->owned = true;
             part->next = cps[i];
+            part->seeks++;
             list->elems[i].offset = kafka_offset_of(cps[i]);
             log_assigned(ids[i], cps[i]);
         }
@@ -379,6 +408,7 @@ static void on_assign(runtime *rt, rd_kafka_t *rk, rd_kafka_topic_partition_list
 static void on_revoke(runtime *rt, rd_kafka_t *rk, rd_kafka_topic_partition_list_t *list,
                       bool cooperative) {
     bool lost = rd_kafka_assignment_lost(rk);
+    finish_pending(rt);
     forget_states(rt);
     projector_ops_rebalance(rt->ops, lost ? "lost" : "revoke");
     for (int i = 0; i < list->cnt; i++) {
@@ -638,29 +668,128 @@ static void commit_later(runtime *rt, int32_t partition, int64_t next) {
     tp->offset = next;
 }
 
-/* After the slice's write was applied: keeps the state each fully applied
- * account stored, and forgets the others (held in the DLQ from some record
- * on, or quarantined: `ledger dlq` may write them next). */
-static void keep_states(runtime *rt) {
+/* Notes, for when the slice's write is known applied, the state each fully
+ * applied account stored, and the accounts to forget (held in the DLQ from
+ * some record on, or quarantined: `ledger dlq` may write them next). Copied:
+ * the slice's groups and records are gone by then. */
+static void stage_states(runtime *rt) {
+    rt->pending.keeps = 0;
     if (rt->cache == NULL)
         return;
     for (size_t g = 0; g < rt->groups_len; g++) {
         const runtime_group *grp = &rt->groups[g];
-        if (grp->pseudo)
+        if (grp->pseudo || grp->key_len == 0 || grp->key_len > LEDGER_ACCOUNT_MAX)
             continue;
-        if (grp->input != SIZE_MAX && grp->cut == grp->count)
-            state_cache_put(rt->cache, rt->gen, grp->key, grp->key_len,
-                            rt->inputs[grp->input].state_out);
-        else
-            state_cache_forget(rt->cache, grp->key, grp->key_len);
+        unsigned char *e = rt->keeps + rt->pending.keeps++ * rt->keep_stride;
+        bool keep = grp->input != SIZE_MAX && grp->cut == grp->count;
+        e[0] = (unsigned char)grp->key_len;
+        e[1] = keep;
+        memcpy(e + 2, grp->key, grp->key_len);
+        if (keep)
+            memcpy(e + 2 + LEDGER_ACCOUNT_MAX, rt->inputs[grp->input].state_out,
+                   rt->view->state_size);
     }
+}
+
+static void commit_states(runtime *rt) {
+    for (size_t i = 0; i < rt->pending.keeps; i++) {
+        const unsigned char *e = rt->keeps + i * rt->keep_stride;
+        const char *account = (const char *)e + 2;
+        if (e[1])
+            state_cache_put(rt->cache, rt->gen, account, e[0], e + 2 + LEDGER_ACCOUNT_MAX);
+        else
+            state_cache_forget(rt->cache, account, e[0]);
+    }
+    rt->pending.keeps = 0;
+}
+
+/* Moves partition p to its checkpoint after its slice was not written (or
+ * not known to be): the records of the slice, and any collected after it,
+ * come again from there. */
+static void reseek(runtime *rt, int32_t partition) {
+    seek_partition(rt, partition);
+}
+
+/* What the outcome of the pending slice's write means: the partition's
+ * position moves on, or it is re-sought (the slice is read again from
+ * Kafka; Redis's checkpoint says where from). */
+static void settle(runtime *rt, projector_store_result result) {
+    runtime_pending *pd = &rt->pending;
+    int32_t partition = pd->partition;
+    runtime_part *part = &rt->parts[partition];
+    switch (result) {
+        case PROJECTOR_STORE_APPLIED:
+            commit_states(rt);
+            projector_ops_applied(rt->ops, partition, pd->applied, pd->held, pd->quarantined,
+                                  projector_ops_clock() - pd->started, pd->appended_ms);
+            part->next = pd->next;
+            commit_later(rt, partition, pd->next);
+            rt->applied_batches++;
+            rt->applied_events += pd->applied;
+            return;
+        case PROJECTOR_STORE_STALE: {
+            forget_states(rt);
+            int64_t cp;
+            if (projector_store_checkpoints(rt->store, rt->gen, &partition, 1, &cp) != 0)
+                return;
+            if (cp == part->next) {
+                /* Same checkpoint: a guard failed, i.e. `ledger dlq`
+                 * changed a quarantine under the batch. */
+                LOG_INFO("partition %d: a quarantine changed while the batch was built: "
+                         "building it again",
+                         (int)partition);
+            } else {
+                projector_ops_conflict(rt->ops);
+                LOG_INFO("checkpoint of partition %d moved to %lld (this process expected "
+                         "%lld): seeking there",
+                         (int)partition, (long long)cp, (long long)part->next);
+                part->next = cp;
+            }
+            reseek(rt, partition);
+            return;
+        }
+        case PROJECTOR_STORE_WRONG_GEN:
+            forget_states(rt);
+            if (rt->mode == PROJECTOR_STORE_BUILDING) {
+                LOG_ERROR("generation %lld of view '%s' is no longer the one being built "
+                          "(another rebuild took over, or it was switched): stopping",
+                          (long long)rt->gen, rt->view->name);
+                rt->fatal = true;
+                return;
+            }
+            LOG_INFO("generation %lld of view '%s' is no longer current: re-reading",
+                     (long long)rt->gen, rt->view->name);
+            resync_all(rt);
+            return;
+        case PROJECTOR_STORE_STOPPED:
+        case PROJECTOR_STORE_PENDING: /* not a result */
+            return;
+        case PROJECTOR_STORE_FAILED:
+        case PROJECTOR_STORE_UNKNOWN:
+            /* (counted by the store's failure callback) Nothing half-written:
+             * again from the checkpoint, which tells what happened. */
+            forget_states(rt);
+            if (!runtime_stop)
+                reseek(rt, partition);
+            return;
+    }
+}
+
+/* Waits for the pending slice's outcome and settles it. Called before
+ * anything that reads the connection or relies on a partition's position. */
+static void finish_pending(runtime *rt) {
+    if (!rt->pending.active)
+        return;
+    rt->pending.active = false;
+    settle(rt, projector_store_apply_wait(rt->store));
 }
 
 /* Applies the decoded groups of one partition: the view's reads (round trip
  * 1, with the checkpoint), the view's folds, then the writes and the new
  * checkpoint `next` (round trip 2); again from round trip 1 after a lost
  * connection. */
-static void apply_slice(runtime *rt, int32_t partition, int64_t next, int64_t appended_ms) {
+static void apply_slice(runtime *rt, int32_t partition, int64_t next, int64_t appended_ms,
+                        uint32_t stamp) {
     runtime_part *part = &rt->parts[partition];
     size_t inputs = 0;
     for (size_t g = 0; g < rt->groups_len; g++) {
@@ -679,7 +808,13 @@ static void apply_slice(runtime *rt, int32_t partition, int64_t next, int64_t ap
         inputs++;
     }
 
-    for (;;) {
+    /* The previous slice's outcome first: its partition may be this one,
+     * and its result may re-seek a partition. */
+    finish_pending(rt);
+    if (!part->owned || rt->fatal || stamp != part->seeks)
+        return; /* re-sought meanwhile: these records are from the old position */
+
+    {
         view_batch_reset(rt->batch, rt->gen);
         size_t reads = 0;
         for (size_t i = 0; i < inputs; i++) {
@@ -737,64 +872,28 @@ static void apply_slice(runtime *rt, int32_t partition, int64_t next, int64_t ap
             return;
         }
 
-        double apply_started = projector_ops_clock();
-        switch (
-            projector_store_apply(rt->store, rt->batch, rt->mode, partition, part->next, next)) {
-            case PROJECTOR_STORE_APPLIED:
-                keep_states(rt);
-                projector_ops_applied(rt->ops, partition, rt->slice_applied, rt->slice_held,
-                                      rt->slice_quarantined, projector_ops_clock() - apply_started,
-                                      appended_ms);
-                part->next = next;
-                commit_later(rt, partition, next);
-                rt->applied_batches++;
-                rt->applied_events += rt->slice_applied;
-                return;
-            case PROJECTOR_STORE_STALE: {
-                forget_states(rt);
-                int64_t cp;
-                if (projector_store_checkpoints(rt->store, rt->gen, &partition, 1, &cp) != 0)
-                    return;
-                if (cp != part->next)
-                    projector_ops_conflict(rt->ops);
-                if (cp == part->next) {
-                    /* Same checkpoint: a guard failed, i.e. `ledger dlq`
-                     * changed a quarantine under the batch. */
-                    LOG_INFO("partition %d: a quarantine changed while the batch was built: "
-                             "building it again",
-                             (int)partition);
-                    continue;
-                }
-                LOG_INFO("checkpoint of partition %d moved to %lld (this process expected "
-                         "%lld): seeking there",
-                         (int)partition, (long long)cp, (long long)part->next);
-                part->next = cp;
-                seek_partition(rt, partition);
-                return;
-            }
-            case PROJECTOR_STORE_WRONG_GEN:
-                forget_states(rt);
-                if (rt->mode == PROJECTOR_STORE_BUILDING) {
-                    LOG_ERROR("generation %lld of view '%s' is no longer the one being built "
-                              "(another rebuild took over, or it was switched): stopping",
-                              (long long)rt->gen, rt->view->name);
-                    rt->fatal = true;
-                    return;
-                }
-                LOG_INFO("generation %lld of view '%s' is no longer current: re-reading",
-                         (long long)rt->gen, rt->view->name);
-                resync_all(rt);
-                return;
-            case PROJECTOR_STORE_STOPPED:
-                return;
-            case PROJECTOR_STORE_FAILED:
-            case PROJECTOR_STORE_UNKNOWN:
-                forget_states(rt);
-                /* (counted by the store's failure callback) */
-                if (runtime_stop)
-                    return; /* the batch is dropped: nothing half-written */
-                continue;   /* again from round trip 1, whose checkpoint tells */
+        stage_states(rt);
+        rt->pending = (runtime_pending){
+            .active = true,
+            .partition = partition,
+            .next = next,
+            .appended_ms = appended_ms,
+            .applied = rt->slice_applied,
+            .held = rt->slice_held,
+            .quarantined = rt->slice_quarantined,
+            .started = projector_ops_clock(),
+            .keeps = rt->pending.keeps,
+        };
+        projector_store_result result =
+            projector_store_apply_send(rt->store, rt->batch, rt->mode, partition, part->next, next);
+        if (result == PROJECTOR_STORE_PENDING) {
+            /* Redis runs it while the next slice is prepared in the other batch. */
+            rt->turn = 1 - rt->turn;
+            rt->batch = rt->batches[rt->turn];
+            return;
         }
+        rt->pending.active = false;
+        settle(rt, result);
     }
 }
 
@@ -810,6 +909,8 @@ static void process_partition(runtime *rt, int32_t partition, const size_t *idx,
     int64_t last = -1;
     for (size_t i = 0; i < n; i++) {
         rd_kafka_message_t *m = rt->msgs[idx[i]];
+        if (rt->msg_seeks[idx[i]] != part->seeks)
+            continue; /* collected before the partition was re-sought */
         if ((part->next != PROJECTOR_NO_CHECKPOINT && m->offset < part->next) || m->offset <= last)
             continue;
         last = m->offset;
@@ -840,7 +941,7 @@ static void process_partition(runtime *rt, int32_t partition, const size_t *idx,
     for (size_t i = 0; i < accepted; i++)
         decode_record(rt, i);
     apply_slice(rt, partition, rt->slice[accepted - 1]->offset + 1,
-                rd_kafka_message_timestamp(rt->slice[accepted - 1], NULL));
+                rd_kafka_message_timestamp(rt->slice[accepted - 1], NULL), part->seeks);
     clear_groups(rt);
 }
 
@@ -911,8 +1012,14 @@ static void collect_batch(runtime *rt) {
             int64_t until = idle_until < deadline ? idle_until : deadline;
             timeout = until <= now ? 0 : until - now < 100 ? (int)(until - now) : 100;
         }
+        if (rt->pending.active)
+            timeout = 0; /* the pending slice's outcome is next when nothing is queued */
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rt->rk, timeout);
         if (m == NULL) {
+            if (rt->pending.active) {
+                finish_pending(rt);
+                continue;
+            }
             if (rt->msgs_len > 0) {
                 if (mono_ms() >= idle_until)
                     break; /* nothing came for linger: apply what there is */
@@ -938,6 +1045,7 @@ static void collect_batch(runtime *rt) {
             rt->parts[m->partition].delivered = m->offset;
             rt->parts[m->partition].end_pending = false;
         }
+        rt->msg_seeks[rt->msgs_len] = known ? rt->parts[m->partition].seeks : 0;
         rt->msgs[rt->msgs_len++] = m;
         int64_t now = mono_ms();
         if (deadline < 0)
@@ -1008,6 +1116,7 @@ static void rebuild_progress(runtime *rt) {
  * event comes; a batch that comes first finds out by itself (ledger_apply
  * refuses the old generation, and resync_all follows). */
 static void periodic(runtime *rt) {
+    finish_pending(rt);
     for (size_t p = 0; p < rt->parts_cap; p++)
         projector_ops_partition(rt->ops, (int32_t)p, rt->parts[p].owned, rt->parts[p].next);
     projector_ops_tick(rt->ops, rt->rk, rt->topic);
@@ -1032,6 +1141,7 @@ static int alloc_buffers(runtime *rt) {
     while (table < 2 * n)
         table *= 2;
     rt->msgs = calloc(n, sizeof(*rt->msgs));
+    rt->msg_seeks = calloc(n, sizeof(*rt->msg_seeks));
     rt->order = calloc(n, sizeof(*rt->order));
     rt->slice = calloc(n, sizeof(*rt->slice));
     rt->slice_group = calloc(n, sizeof(*rt->slice_group));
@@ -1046,7 +1156,7 @@ static int alloc_buffers(runtime *rt) {
     if (rt->msgs == NULL || rt->order == NULL || rt->slice == NULL || rt->slice_group == NULL ||
         rt->events == NULL || rt->groups == NULL || rt->inputs == NULL || rt->table == NULL ||
         rt->commits == NULL || rt->slot_slice == NULL || rt->qargv == NULL || rt->qlens == NULL ||
-        ensure_replies(rt, 1024) != 0)
+        rt->msg_seeks == NULL || ensure_replies(rt, 1024) != 0)
         return -1;
     memset(rt->table, 0xff, table * sizeof(*rt->table)); /* all -1 */
     rt->table_mask = table - 1;
@@ -1054,7 +1164,9 @@ static int alloc_buffers(runtime *rt) {
     if (rt->view->state_size > 0 && slots > 0) {
         rt->cache = state_cache_new(rt->view->state_size, slots);
         rt->slice_states = calloc(n, rt->view->state_size);
-        if (rt->cache == NULL || rt->slice_states == NULL)
+        rt->keep_stride = 2 + LEDGER_ACCOUNT_MAX + rt->view->state_size;
+        rt->keeps = calloc(n, rt->keep_stride);
+        if (rt->cache == NULL || rt->slice_states == NULL || rt->keeps == NULL)
             return -1;
     }
     return 0;
@@ -1062,6 +1174,7 @@ static int alloc_buffers(runtime *rt) {
 
 static void free_buffers(runtime *rt) {
     free(rt->msgs);
+    free(rt->msg_seeks);
     free(rt->order);
     free(rt->slice);
     free(rt->slice_group);
@@ -1081,6 +1194,7 @@ static void free_buffers(runtime *rt) {
     free(rt->part_count);
     state_cache_destroy(rt->cache);
     free(rt->slice_states);
+    free(rt->keeps);
 }
 
 /* --rebuild: every partition of the events topic, each from the built
@@ -1423,9 +1537,12 @@ int projector_run(const projector_view *view, int argc, char **argv) {
         LOG_ERROR("cannot build the codec: %s", errstr);
         goto cleanup;
     }
-    rt.batch = view_batch_new(rt.ns, view->name);
+    rt.batches[0] = view_batch_new(rt.ns, view->name);
+    rt.batches[1] = view_batch_new(rt.ns, view->name);
+    rt.batch = rt.batches[0];
     rt.store = projector_store_new(&rt.url, rt.ns, view->name, &runtime_stop);
-    if (rt.batch == NULL || rt.store == NULL || alloc_buffers(&rt) != 0) {
+    if (rt.batches[0] == NULL || rt.batches[1] == NULL || rt.store == NULL ||
+        alloc_buffers(&rt) != 0) {
         LOG_ERROR("out of memory");
         goto cleanup;
     }
@@ -1475,6 +1592,7 @@ int projector_run(const projector_view *view, int argc, char **argv) {
         if (!rt.fatal)
             periodic(&rt);
     }
+    finish_pending(&rt); /* its outcome, before anything is reported or closed */
     rc = rt.fatal ? PROJECTOR_EXIT_INFRA : PROJECTOR_EXIT_OK;
     projector_ops_finish(rt.ops, rt.switched);
     LOG_INFO("stopping: %llu events applied in %llu batches", (unsigned long long)rt.applied_events,
@@ -1492,7 +1610,8 @@ cleanup:
     projector_dlq_destroy(rt.dlq);
     projector_rebuild_destroy(rt.rebuild);
     projector_store_destroy(rt.store);
-    view_batch_destroy(rt.batch);
+    view_batch_destroy(rt.batches[0]);
+    view_batch_destroy(rt.batches[1]);
     ledger_codec_destroy(rt.codec);
     if (view_open && view->close != NULL)
         view->close(rt.view_state);
