@@ -174,6 +174,7 @@ typedef struct runtime_group {
     size_t good;   /* leading records decoded: the first bad one and the rest wait in the DLQ */
     size_t input;  /* its place in inputs[] (SIZE_MAX: nothing to fold) */
     size_t cut;    /* records applied; [cut, count) go to the DLQ */
+    size_t qslot;  /* its field in the quarantine HMGET (SIZE_MAX: not read) */
     bool pseudo;   /* keys that are not account ids: the pseudo account "?<partition>" */
 } runtime_group;
 
@@ -220,8 +221,9 @@ typedef struct runtime {
     int32_t *table; /* open addressing: group index or -1 */
     size_t table_mask;
     view_account_input *inputs;
-    size_t *slot_slice; /* per place in events[]: the record's index in slice[] */
-    const char **qargv; /* the quarantine HMGET of a slice */
+    size_t *slot_slice;       /* per place in events[]: the record's index in slice[] */
+    const char **qargv;       /* the quarantine HMGET of a slice */
+    size_t quarantine_fields; /* its fields (0: not sent) */
     size_t *qlens;
     char pseudo_key[16];      /* "?<partition>" of the slice */
     size_t slice_applied;     /* events applied by the slice being written */
@@ -533,19 +535,36 @@ static void pause_ms(int64_t ms) {
     }
 }
 
-/* Appends the read of every group's quarantine entry: one HMGET, the last
- * read of round trip 1. */
-static void read_quarantine(runtime *rt) {
+/* Appends the read of the groups' quarantine entries: one HMGET, the last
+ * read of round trip 1, or none when no group needs it. Returns the reads
+ * appended (0 or 1).
+ *
+ * An account whose state is kept (state_cache.h) is not read: it was not
+ * quarantined when this process last applied it, and since then only this
+ * process could have quarantined it (as the partition's owner; it then
+ * forgets it). A quarantine written by anyone else comes with a moved
+ * checkpoint, which drops this slice and every kept state. */
+static size_t read_quarantine(runtime *rt) {
     char key[PROJECTOR_KEY_BUF];
     rt->qargv[0] = "HMGET";
     rt->qlens[0] = 5;
     rt->qargv[1] = key;
     rt->qlens[1] = view_batch_view_key(rt->batch, "quarantine", key, sizeof(key));
+    size_t fields = 0;
     for (size_t g = 0; g < rt->groups_len; g++) {
-        rt->qargv[2 + g] = rt->groups[g].key;
-        rt->qlens[2 + g] = rt->groups[g].key_len;
+        runtime_group *grp = &rt->groups[g];
+        grp->qslot = SIZE_MAX;
+        if (grp->input != SIZE_MAX && rt->inputs[grp->input].cached != NULL)
+            continue;
+        grp->qslot = fields++;
+        rt->qargv[2 + grp->qslot] = grp->key;
+        rt->qlens[2 + grp->qslot] = grp->key_len;
     }
-    view_batch_read(rt->batch, (int)(2 + rt->groups_len), rt->qargv, rt->qlens);
+    rt->quarantine_fields = fields;
+    if (fields == 0)
+        return 0;
+    view_batch_read(rt->batch, (int)(2 + fields), rt->qargv, rt->qlens);
+    return 1;
 }
 
 /* Sends the records [cut, count) of a group to the DLQ and appends the
@@ -602,9 +621,10 @@ static int hold_group(runtime *rt, int32_t partition, const runtime_group *grp,
  * when the slice must be dropped (the partition is then re-sought to its
  * checkpoint after a pause, and the slice comes round again). */
 static int fold_groups(runtime *rt, int32_t partition, size_t reads) {
-    const redisReply *q = rt->replies[reads - 1];
+    const redisReply *q = rt->quarantine_fields > 0 ? rt->replies[reads - 1] : NULL;
     char errstr[512];
-    if (q == NULL || q->type != REDIS_REPLY_ARRAY || q->elements != rt->groups_len) {
+    if (rt->quarantine_fields > 0 &&
+        (q == NULL || q->type != REDIS_REPLY_ARRAY || q->elements != rt->quarantine_fields)) {
         LOG_WARN("redis: unexpected reply reading the quarantine of view '%s': %s", rt->view->name,
                  q != NULL && q->type == REDIS_REPLY_ERROR ? q->str : "not an array of entries");
         goto retry;
@@ -616,7 +636,10 @@ static int fold_groups(runtime *rt, int32_t partition, size_t reads) {
     rt->slice_quarantined = 0;
     for (size_t g = 0; g < rt->groups_len; g++) {
         runtime_group *grp = &rt->groups[g];
-        const redisReply *entry = q->element[g]->type == REDIS_REPLY_STRING ? q->element[g] : NULL;
+        const redisReply *entry =
+            grp->qslot != SIZE_MAX && q->element[grp->qslot]->type == REDIS_REPLY_STRING
+                ? q->element[grp->qslot]
+                : NULL;
         char why[PROJECTOR_DLQ_ERROR_BUF] = "";
         grp->cut = 0;
         if (grp->input != SIZE_MAX) {
@@ -840,8 +863,7 @@ static void apply_slice(runtime *rt, int32_t partition, int64_t next, int64_t ap
             rt->inputs[i].reply_count = n;
             reads += n;
         }
-        read_quarantine(rt);
-        reads++;
+        reads += read_quarantine(rt);
         if (view_batch_failed(rt->batch) || ensure_replies(rt, reads) != 0) {
             LOG_ERROR("out of memory building a batch of partition %d", (int)partition);
             rt->fatal = true;
@@ -1116,17 +1138,26 @@ static void rebuild_progress(runtime *rt) {
  * event comes; a batch that comes first finds out by itself (ledger_apply
  * refuses the old generation, and resync_all follows). */
 static void periodic(runtime *rt) {
-    finish_pending(rt);
+    /* (The positions shown may be a batch behind while one is pending.) */
     for (size_t p = 0; p < rt->parts_cap; p++)
         projector_ops_partition(rt->ops, (int32_t)p, rt->parts[p].owned, rt->parts[p].next);
     projector_ops_tick(rt->ops, rt->rk, rt->topic);
+    int64_t now = mono_ms();
     if (rt->mode == PROJECTOR_STORE_BUILDING) {
+        /* Whether a partition reached its end is judged on its position:
+         * the pending batch's outcome first, but only then, so that it
+         * stays pending while the next batch is collected. */
+        bool end = now >= rt->next_tick_ms;
+        for (size_t p = 0; p < rt->parts_cap; p++)
+            end = end || rt->parts[p].end_pending;
+        if (end)
+            finish_pending(rt);
         rebuild_progress(rt);
         return;
     }
-    int64_t now = mono_ms();
     if (now < rt->next_tick_ms)
         return;
+    finish_pending(rt);
     rt->next_tick_ms = now + RUNTIME_GENERATION_CHECK_MS;
     int64_t gen;
     if (projector_store_generation(rt->store, &gen) == 0 && gen != rt->gen)
