@@ -15,13 +15,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "errstr.h"
-
-int64_t cli_kafka_now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void cli_kafka_format_duration(int64_t ms, char *buf, size_t size) {
     if (ms % 1000 == 0)
@@ -160,16 +155,16 @@ static bool is_transient(rd_kafka_resp_err_t err) {
 
 int cli_kafka_watermarks(rd_kafka_t *rk, const char *topic, int32_t partition, int timeout_ms,
                          int64_t *low, int64_t *high, char *errstr, size_t errstr_size) {
-    int64_t deadline = cli_kafka_now_ms() + timeout_ms;
+    int64_t deadline = ledger_mono_ms() + timeout_ms;
     for (;;) {
-        int64_t left = deadline - cli_kafka_now_ms();
+        int64_t left = deadline - ledger_mono_ms();
         rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(rk, topic, partition, low, high,
                                                                    left > 1000 ? 1000
                                                                    : left > 0  ? (int)left
                                                                                : 1);
         if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
             return 0;
-        if (!is_transient(err) || cli_kafka_now_ms() >= deadline) {
+        if (!is_transient(err) || ledger_mono_ms() >= deadline) {
             ledger_errf(errstr, errstr_size, "cannot read the offsets of '%s' partition %d: %s",
                         topic, (int)partition, rd_kafka_err2str(err));
             return -1;

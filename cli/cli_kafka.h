@@ -55,9 +55,6 @@ int cli_kafka_partition_count(rd_kafka_t *rk, const ledger_config *cfg, const ch
 int cli_kafka_watermarks(rd_kafka_t *rk, const char *topic, int32_t partition, int timeout_ms,
                          int64_t *low, int64_t *high, char *errstr, size_t errstr_size);
 
-/* Monotonic milliseconds, for deadlines. */
-int64_t cli_kafka_now_ms(void);
-
 /* "30 s" or "1500 ms": a duration as messages show it. */
 void cli_kafka_format_duration(int64_t ms, char *buf, size_t size);
 

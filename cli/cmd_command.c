@@ -18,6 +18,7 @@
 
 #include "cli.h"
 #include "cli_kafka.h"
+#include "clock.h"
 #include "codec.h"
 #include "command_input.h"
 #include "json_out.h"
@@ -142,7 +143,7 @@ static int send_and_wait(const ledger_config *cfg, const ledger_command *command
     rd_kafka_t *producer = NULL;
     delivery sent = {.done = false, .err = RD_KAFKA_RESP_ERR_NO_ERROR};
     int64_t timeout_ms = ledger_config_duration_ms(cfg, "timeout");
-    int64_t deadline = cli_kafka_now_ms() + timeout_ms;
+    int64_t deadline = ledger_mono_ms() + timeout_ms;
     int kafka_timeout = timeout_ms > 30000 ? 30000 : (int)timeout_ms;
 
     codec = ledger_codec_new(errstr, sizeof(errstr));
@@ -189,7 +190,7 @@ static int send_and_wait(const ledger_config *cfg, const ledger_command *command
                     rd_kafka_err2str(sent.err));
             goto cleanup;
         }
-        int64_t left = deadline - cli_kafka_now_ms();
+        int64_t left = deadline - ledger_mono_ms();
         if (left <= 0)
             break;
         ledger_result result;

@@ -25,6 +25,7 @@
 
 #include "cli.h"
 #include "cli_kafka.h"
+#include "clock.h"
 #include "codec.h"
 #include "dlq.h"
 #include "ids.h"
@@ -322,7 +323,7 @@ static int fetch_records(dlq_job *job, const char *view, const projector_dlq_hel
         }
     }
     while (missing > 0) {
-        int64_t left = job->deadline - cli_kafka_now_ms();
+        int64_t left = job->deadline - ledger_mono_ms();
         if (left <= 0) {
             char shown[32];
             cli_kafka_format_duration(ledger_config_duration_ms(job->cfg, "timeout"), shown,
@@ -453,7 +454,7 @@ static view_outcome resolve_view(dlq_job *job, const projector_view *view) {
     view_outcome result = VIEW_FAILED;
     bool changing = false;
     for (;;) {
-        if (changing && cli_kafka_now_ms() >= job->deadline) {
+        if (changing && ledger_mono_ms() >= job->deadline) {
             char shown[32];
             cli_kafka_format_duration(ledger_config_duration_ms(job->cfg, "timeout"), shown,
                                       sizeof(shown));
@@ -573,7 +574,7 @@ static int run_resolve(const ledger_config *cfg, bool skipping) {
         fprintf(stderr, "ledger: cannot build the codec: %s\n", errstr);
         return CLI_EXIT_INFRA;
     }
-    job.deadline = cli_kafka_now_ms() + ledger_config_duration_ms(cfg, "timeout");
+    job.deadline = ledger_mono_ms() + ledger_config_duration_ms(cfg, "timeout");
     job.c = connect_redis(cfg);
     if (job.c == NULL)
         goto cleanup;

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "clock.h"
 #include "errstr.h"
 #include "json_out.h"
 
@@ -63,17 +64,11 @@ static const ledger_config_setting health_settings[] = {
     LEDGER_CONFIG_END,
 };
 
-static int64_t now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Waits until fd is ready for `events` or the deadline passes. Returns 0
  * when ready, -1 with errstr otherwise. */
 static int wait_fd(int fd, short events, int64_t deadline_ms, char *errstr, size_t errstr_size) {
     for (;;) {
-        int64_t left = deadline_ms - now_ms();
+        int64_t left = deadline_ms - ledger_mono_ms();
         if (left <= 0) {
             ledger_errf(errstr, errstr_size, "timed out");
             return -1;
@@ -211,7 +206,7 @@ static int parse_response(const char *resp, size_t len, char *body, size_t body_
  * line in body, or -1 with errstr when nothing usable answered in time. */
 static int health_get(const char *host, int port, int64_t timeout_ms, char *body, size_t body_size,
                       char *errstr, size_t errstr_size) {
-    int64_t deadline_ms = now_ms() + timeout_ms;
+    int64_t deadline_ms = ledger_mono_ms() + timeout_ms;
     int fd = connect_any(host, port, deadline_ms, errstr, errstr_size);
     if (fd < 0)
         return -1;

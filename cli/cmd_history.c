@@ -32,6 +32,7 @@
 #include "account.h"
 #include "cli.h"
 #include "cli_kafka.h"
+#include "clock.h"
 #include "codec.h"
 #include "command_input.h"
 #include "json_out.h"
@@ -159,7 +160,7 @@ static int read_partition(rd_kafka_t *rk, const ledger_codec *codec, const char 
     }
     int exit_code = CLI_EXIT_INFRA;
     for (;;) {
-        int64_t left = deadline - cli_kafka_now_ms();
+        int64_t left = deadline - ledger_mono_ms();
         if (left <= 0) {
             char shown[32];
             cli_kafka_format_duration(timeout_ms, shown, sizeof(shown));
@@ -232,7 +233,7 @@ static int history_run(const ledger_config *cfg, const void *unused) {
 
     exit_code = CLI_EXIT_INFRA;
     int64_t timeout_ms = ledger_config_duration_ms(cfg, "timeout");
-    int64_t deadline = cli_kafka_now_ms() + timeout_ms;
+    int64_t deadline = ledger_mono_ms() + timeout_ms;
     int kafka_timeout = timeout_ms > 30000 ? 30000 : (int)timeout_ms;
     int64_t read_at = wall_clock_ms();
     codec = ledger_codec_new(errstr, sizeof(errstr));

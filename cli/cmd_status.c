@@ -29,6 +29,7 @@
 
 #include "cli.h"
 #include "cli_kafka.h"
+#include "clock.h"
 #include "json_out.h"
 #include "kafka.h"
 #include "log_end.h"
@@ -214,7 +215,7 @@ static int run_status(const ledger_config *cfg, const void *unused) {
         return CLI_EXIT_USAGE;
     }
     const char *ns = ledger_config_str(cfg, "redis_prefix");
-    int64_t deadline = cli_kafka_now_ms() + ledger_config_duration_ms(cfg, "timeout");
+    int64_t deadline = ledger_mono_ms() + ledger_config_duration_ms(cfg, "timeout");
     if (cli_kafka_topic_name(cfg, LEDGER_KAFKA_TOPIC_EVENTS, topic, sizeof(topic), errstr,
                              sizeof(errstr)) != 0) {
         fprintf(stderr, "ledger: %s\n", errstr);
@@ -237,7 +238,7 @@ static int run_status(const ledger_config *cfg, const void *unused) {
         fprintf(stderr, "ledger: %s\n", errstr);
         goto cleanup;
     }
-    int64_t left = deadline - cli_kafka_now_ms();
+    int64_t left = deadline - ledger_mono_ms();
     int32_t partitions =
         cli_kafka_partition_count(rk, cfg, topic, left > 0 ? (int)left : 1, errstr, sizeof(errstr));
     if (partitions < 0) {

@@ -39,6 +39,7 @@
 
 #include "cli.h"
 #include "cli_kafka.h"
+#include "clock.h"
 #include "codec.h"
 #include "command_input.h"
 #include "json_out.h"
@@ -191,8 +192,7 @@ static void refuse(submit *s, const command_input_error *err) {
 static void send_command(submit *s, const ledger_command *command) {
     char errstr[512];
     size_t len = 0;
-    uint64_t seq =
-        submit_window_add_pending(s->window, s->line_no, command->id, cli_kafka_now_ms());
+    uint64_t seq = submit_window_add_pending(s->window, s->line_no, command->id, ledger_mono_ms());
     if (ledger_codec_encode_command(s->codec, command, s->value, sizeof(s->value), &len, errstr,
                                     sizeof(errstr)) != 0) {
         submit_window_fail(s->window, seq, errstr);
@@ -357,7 +357,7 @@ static int run(submit *s) {
         if (head == NULL && input_done)
             break;
         if (head != NULL && head->state == SUBMIT_SLOT_PENDING &&
-            cli_kafka_now_ms() - head->sent_ms >= s->timeout_ms) {
+            ledger_mono_ms() - head->sent_ms >= s->timeout_ms) {
             report_timeout(s);
             break;
         }

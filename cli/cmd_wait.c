@@ -34,6 +34,7 @@
 
 #include "cli.h"
 #include "cli_kafka.h"
+#include "clock.h"
 #include "errstr.h"
 #include "json_out.h"
 #include "kafka.h"
@@ -105,7 +106,7 @@ static void pause_ms(int64_t ms) {
 }
 
 static int64_t left_ms(const waiter *w) {
-    int64_t left = w->deadline - cli_kafka_now_ms();
+    int64_t left = w->deadline - ledger_mono_ms();
     return left > 0 ? left : 0;
 }
 
@@ -285,7 +286,7 @@ static int run_wait(const ledger_config *cfg, const void *unused) {
     w.ns = ledger_config_str(cfg, "redis_prefix");
     w.group_id = ledger_config_str(cfg, "producer_group");
     w.timeout_ms = ledger_config_duration_ms(cfg, "timeout");
-    w.deadline = cli_kafka_now_ms() + w.timeout_ms;
+    w.deadline = ledger_mono_ms() + w.timeout_ms;
     if (cli_kafka_topic_name(cfg, LEDGER_KAFKA_TOPIC_COMMANDS, w.commands, sizeof(w.commands),
                              errstr, sizeof(errstr)) != 0 ||
         cli_kafka_topic_name(cfg, LEDGER_KAFKA_TOPIC_EVENTS, w.events, sizeof(w.events), errstr,

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "cli_kafka.h"
+#include "clock.h"
 #include "errstr.h"
 
 /* The first window, in offsets below the end; widened 16 times each time
@@ -63,7 +64,7 @@ static int read_pass(rd_kafka_t *rk, const char *topic, log_end_part *parts, int
             done = !parts[p].pending || parts[p].eof;
         if (done)
             break;
-        int64_t left = deadline_ms - cli_kafka_now_ms();
+        int64_t left = deadline_ms - ledger_mono_ms();
         if (left <= 0) {
             ledger_errf(errstr, errstr_size, "timed out reading the end of '%s'%s%s", topic,
                         last_error[0] != '\0' ? ": " : "", last_error);
@@ -104,7 +105,7 @@ int log_end_find(rd_kafka_t *consumer, const char *topic, int32_t n, const int64
         log_end_part *part = &parts[p];
         part->from = from != NULL && from[p] > 0 ? from[p] : 0;
         part->window = LOG_END_WINDOW;
-        int64_t left = deadline_ms - cli_kafka_now_ms();
+        int64_t left = deadline_ms - ledger_mono_ms();
         if (cli_kafka_watermarks(consumer, topic, p, left > 0 ? (int)left : 1, &part->low,
                                  &part->high, errstr, errstr_size) != 0)
             goto cleanup;

@@ -29,7 +29,7 @@
  * all), or to from[p] when there is none. `consumer` is a group-less
  * read_committed consumer with enable.partition.eof=true
  * (cli_kafka_consumer_new(cfg, true, ...)), borrowed; its assignment is
- * replaced and cleared. Gives up at deadline_ms (cli_kafka_now_ms clock).
+ * replaced and cleared. Gives up at deadline_ms (ledger_mono_ms clock).
  * Returns 0, or -1 with errstr (Kafka unreachable, or the deadline). */
 int log_end_find(rd_kafka_t *consumer, const char *topic, int32_t n, const int64_t *from,
                  int64_t *end, int64_t deadline_ms, char *errstr, size_t errstr_size);

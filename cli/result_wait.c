@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "cli_kafka.h"
+#include "clock.h"
 #include "errstr.h"
 #include "kafka.h"
 #include "log.h"
@@ -92,9 +93,9 @@ int result_wait_partition_count(const result_wait *rw) {
 
 int result_wait_next(result_wait *rw, int timeout_ms, ledger_result *out, char *errstr,
                      size_t errstr_size) {
-    int64_t deadline = cli_kafka_now_ms() + timeout_ms;
+    int64_t deadline = ledger_mono_ms() + timeout_ms;
     for (;;) {
-        int64_t left = deadline - cli_kafka_now_ms();
+        int64_t left = deadline - ledger_mono_ms();
         rd_kafka_message_t *msg = rd_kafka_consumer_poll(rw->rk, left > 0 ? (int)left : 0);
         if (msg == NULL)
             return 0;
@@ -131,7 +132,7 @@ int result_wait_next(result_wait *rw, int timeout_ms, ledger_result *out, char *
         rd_kafka_message_destroy(msg);
         if (rc == 0)
             return 1;
-        if (cli_kafka_now_ms() >= deadline)
+        if (ledger_mono_ms() >= deadline)
             return 0;
     }
 }

@@ -11,6 +11,7 @@
  * waits twice as long, up to a second (librdkafka's own re-check).
  */
 #include "fetch_waker.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -37,12 +38,6 @@ struct ledger_fetch_waker {
     bool stop; /* under lock */
     atomic_ulong wakes;
 };
-
-static int64_t mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Sleeps ms unless stopped. Returns true when the waker must stop. */
 static bool waker_sleep(ledger_fetch_waker *w, int ms) {
@@ -116,7 +111,7 @@ static void *waker_main(void *arg) {
             continue;
         }
         look_ms = w->period_ms;
-        int64_t now = mono_ms();
+        int64_t now = ledger_mono_ms();
         if (now < next_ms) {
             rd_kafka_topic_partition_list_destroy(parts);
             continue;
@@ -132,7 +127,7 @@ static void *waker_main(void *arg) {
                 ? (backoff_ms * 2 > WAKER_MAX_BACKOFF_MS ? WAKER_MAX_BACKOFF_MS : backoff_ms * 2)
                 : w->period_ms;
         woke_at_progress = progress;
-        next_ms = mono_ms() + backoff_ms;
+        next_ms = ledger_mono_ms() + backoff_ms;
         atomic_fetch_add(&w->wakes, 1);
     }
     return NULL;

@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "errstr.h"
 #include "log.h"
 
@@ -46,17 +47,11 @@ struct ledger_http_ops {
     bool thread_started;
 };
 
-static long long now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Waits for `events` on fd, or for the stop pipe, until deadline_ms.
  * Returns 1 when fd is ready, 0 on timeout or stop, -1 on error. */
 static int wait_fd(const ledger_http_ops *h, int fd, short events, long long deadline_ms) {
     for (;;) {
-        long long left = deadline_ms - now_ms();
+        long long left = deadline_ms - ledger_mono_ms();
         if (left <= 0)
             return 0;
         struct pollfd fds[2] = {{.fd = fd, .events = events},
@@ -77,7 +72,7 @@ static int wait_fd(const ledger_http_ops *h, int fd, short events, long long dea
  * client sends no headers), REQUEST_MAX bytes, EOF or the deadline. Returns
  * the bytes read, or -1 when no complete request line came. */
 static ssize_t read_request(const ledger_http_ops *h, int fd, char *buf, size_t size) {
-    long long deadline = now_ms() + REQUEST_DEADLINE_MS;
+    long long deadline = ledger_mono_ms() + REQUEST_DEADLINE_MS;
     size_t used = 0;
     while (used < size - 1) {
         if (wait_fd(h, fd, POLLIN, deadline) != 1)
@@ -97,7 +92,7 @@ static ssize_t read_request(const ledger_http_ops *h, int fd, char *buf, size_t 
 }
 
 static void write_all(const ledger_http_ops *h, int fd, const char *data, size_t len) {
-    long long deadline = now_ms() + WRITE_DEADLINE_MS;
+    long long deadline = ledger_mono_ms() + WRITE_DEADLINE_MS;
     while (len > 0) {
         ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR)

@@ -17,14 +17,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "errstr.h"
 #include "log.h"
-
-static int64_t now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- configuration ---- */
 
@@ -165,7 +160,7 @@ int ledger_kafka_ensure_ledger_topics(const ledger_config *cfg, volatile sig_ato
                                        errstr_size) == 0)
             return 0;
         LOG_WARN("topics not ready, retrying in %lld ms: %s", (long long)pause_ms, errstr);
-        for (int64_t until = now_ms() + pause_ms; !*stop && now_ms() < until;) {
+        for (int64_t until = ledger_mono_ms() + pause_ms; !*stop && ledger_mono_ms() < until;) {
             struct timespec slice = {.tv_sec = 0, .tv_nsec = 50 * 1000000L};
             nanosleep(&slice, NULL);
         }
@@ -207,7 +202,7 @@ static int wait_visible(rd_kafka_t *rk, const ledger_kafka_topic_spec *specs, si
                         ledger_kafka_topic_outcome *outcomes, int64_t deadline, char *errstr,
                         size_t errstr_size) {
     for (;;) {
-        int64_t left = deadline - now_ms();
+        int64_t left = deadline - ledger_mono_ms();
         if (left <= 0)
             break;
         const rd_kafka_metadata_t *md = NULL;
@@ -237,7 +232,7 @@ int ledger_kafka_create_topics(const char *brokers, const ledger_config *cfg,
     rd_kafka_AdminOptions_t *options = NULL;
     rd_kafka_queue_t *queue = NULL;
     rd_kafka_event_t *event = NULL;
-    int64_t deadline = now_ms() + timeout_ms;
+    int64_t deadline = ledger_mono_ms() + timeout_ms;
 
     for (size_t i = 0; i < n; i++) {
         outcomes[i].err = RD_KAFKA_RESP_ERR__FAIL;
@@ -480,8 +475,8 @@ int ledger_kafka_consumer_close(rd_kafka_t *rk, int timeout_ms,
         LOG_WARN("closing the consumer: %s", rd_kafka_error_string(error));
         rd_kafka_error_destroy(error);
     } else {
-        int64_t deadline = now_ms() + timeout_ms;
-        while (!(closed = rd_kafka_consumer_closed(rk) != 0) && now_ms() < deadline) {
+        int64_t deadline = ledger_mono_ms() + timeout_ms;
+        while (!(closed = rd_kafka_consumer_closed(rk) != 0) && ledger_mono_ms() < deadline) {
             rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 100);
             if (ev == NULL)
                 continue;

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "fetch_waker.h"
 #include "kafka.h"
 #include "log.h"
@@ -35,12 +36,6 @@ struct producer_restore {
 
 #define RESTORE_CMD_PREFIX     "cmd/"
 #define RESTORE_CMD_PREFIX_LEN 4
-
-static int64_t restore_now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int64_t restore_wall_ms(void) {
     struct timespec ts;
@@ -174,7 +169,7 @@ static int restore_read(producer_restore *restore, const char *topic,
         goto done;
     }
     size_t remaining = n;
-    int64_t deadline = restore_now_ms() + idle_timeout_ms;
+    int64_t deadline = ledger_mono_ms() + idle_timeout_ms;
     /* A topic this client has not asked about yet is only looked up on
      * librdkafka's next one-second metadata scan: ask now. */
     const rd_kafka_metadata_t *md = NULL;
@@ -184,7 +179,7 @@ static int restore_read(producer_restore *restore, const char *topic,
         RD_KAFKA_RESP_ERR_NO_ERROR)
         rd_kafka_metadata_destroy(md);
     while (remaining > 0) {
-        if (restore_now_ms() > deadline) {
+        if (ledger_mono_ms() > deadline) {
             snprintf(errstr, errstr_size,
                      "no record nor end of %zu partition(s) of '%s' within "
                      "%d ms",
@@ -228,7 +223,7 @@ static int restore_read(producer_restore *restore, const char *topic,
             }
             continue;
         }
-        deadline = restore_now_ms() + idle_timeout_ms;
+        deadline = ledger_mono_ms() + idle_timeout_ms;
         int r = i < n ? fn(ctxs, i, msg, errstr, errstr_size) : 0;
         rd_kafka_message_destroy(msg);
         if (r != 0)
@@ -489,7 +484,7 @@ int producer_restore_partitions(producer_restore *restore, producer_partition *c
                                 char *errstr, size_t errstr_size) {
     if (n == 0)
         return 0;
-    int64_t started = restore_now_ms();
+    int64_t started = ledger_mono_ms();
     int rc = -1;
     restore_snapshots *rs = calloc(n, sizeof(*rs));
     restore_events *re = calloc(n, sizeof(*re));
@@ -523,7 +518,7 @@ int producer_restore_partitions(producer_restore *restore, producer_partition *c
                      restore_event_record, re, errstr, errstr_size) != 0)
         goto done;
 
-    int64_t elapsed = restore_now_ms() - started;
+    int64_t elapsed = ledger_mono_ms() - started;
     for (size_t i = 0; i < n; i++) {
         stats[i].accounts = producer_accounts_count(parts[i]->accounts);
         stats[i].dedup_entries = producer_dedup_count(parts[i]->dedup);

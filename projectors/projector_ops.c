@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "errstr.h"
 #include "http_ops.h"
 #include "log.h"
@@ -100,12 +101,6 @@ struct projector_ops {
     int64_t gen;
     char entry[OPS_ENTRY_BUF];
 };
-
-static int64_t mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 double projector_ops_clock(void) {
     struct timespec ts;
@@ -337,7 +332,7 @@ projector_ops *projector_ops_new(const ledger_config *cfg, const ledger_redis_ur
     projector_keys_progress(ns, view, ops->progress_key, sizeof(ops->progress_key));
     if (rebuild) {
         ops->active = true;
-        ops->started_ms = mono_ms();
+        ops->started_ms = ledger_mono_ms();
     }
 
     ops->m = ledger_metrics_new("view", view);
@@ -592,7 +587,7 @@ static void render_entry(projector_ops *ops, const char *kind, int64_t gen, int 
 void projector_ops_tick(projector_ops *ops, rd_kafka_t *rk, const char *topic) {
     if (ops == NULL)
         return;
-    int64_t now = mono_ms();
+    int64_t now = ledger_mono_ms();
     if (now < ops->next_tick_ms)
         return;
     ops->next_tick_ms = now + OPS_TICK_MS;
@@ -649,7 +644,7 @@ void projector_ops_finish(projector_ops *ops, bool switched) {
     if (!ops->rebuild || !ops->active)
         return;
     uint64_t done = ops->applied - ops->done_start;
-    double seconds = (double)(mono_ms() - ops->started_ms) / 1000.0;
+    double seconds = (double)(ledger_mono_ms() - ops->started_ms) / 1000.0;
     end_line(ops);
     LOG_INFO("rebuild %s: %llu events in %.1f s (%.0f events/s)", switched ? "switched" : "stopped",
              (unsigned long long)done, seconds, seconds > 0 ? (double)done / seconds : 0.0);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "projector_keys.h"
 #include "redis.h"
 
@@ -78,12 +79,6 @@ int projector_query_generation(redisContext *c, const char *ns, const char *view
     return rc;
 }
 
-static int64_t mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The checkpoint of `partition` in the current generation, -1 if absent. */
 static int read_checkpoint(redisContext *c, const char *ns, const char *view, int32_t partition,
                            int64_t *checkpoint, char *errstr, size_t errstr_size) {
@@ -115,7 +110,7 @@ projector_query_wait_result projector_query_wait(redisContext *c, const char *ns
                                                  int32_t partition, int64_t offset,
                                                  int64_t timeout_ms, char *errstr,
                                                  size_t errstr_size) {
-    int64_t deadline = mono_ms() + timeout_ms;
+    int64_t deadline = ledger_mono_ms() + timeout_ms;
     long pause_ms = 2;
     for (;;) {
         int64_t checkpoint;
@@ -123,7 +118,7 @@ projector_query_wait_result projector_query_wait(redisContext *c, const char *ns
             return PROJECTOR_QUERY_ERROR;
         if (checkpoint > offset)
             return PROJECTOR_QUERY_APPLIED;
-        int64_t left = deadline - mono_ms();
+        int64_t left = deadline - ledger_mono_ms();
         if (left <= 0)
             return PROJECTOR_QUERY_TIMED_OUT;
         long ms = pause_ms < left ? pause_ms : (long)left;

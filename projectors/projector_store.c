@@ -35,6 +35,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "projector_keys.h"
 
@@ -162,19 +163,13 @@ void projector_store_destroy(projector_store *s) {
     free(s);
 }
 
-static int64_t mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Waits the current backoff (in slices, so a stop request is seen within
  * 50 ms), then doubles it. Every wait follows a failure: it is counted. */
 static void store_wait(projector_store *s) {
     if (s->on_failure != NULL)
         s->on_failure(s->on_failure_opaque);
-    int64_t until = mono_ms() + s->backoff_ms;
-    while (!*s->stop && mono_ms() < until) {
+    int64_t until = ledger_mono_ms() + s->backoff_ms;
+    while (!*s->stop && ledger_mono_ms() < until) {
         struct timespec slice = {.tv_sec = 0, .tv_nsec = 50 * 1000000L};
         nanosleep(&slice, NULL);
     }

@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "errstr.h"
 #include "log.h"
 #include "projector_keys.h"
@@ -155,12 +156,6 @@ struct projector_rebuild {
     char lease_key[PROJECTOR_KEY_BUF];
 };
 
-static int64_t mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void sleep_ms(int64_t ms) {
     struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
@@ -192,7 +187,7 @@ projector_rebuild *projector_rebuild_new(const ledger_redis_url *url, const char
     host[sizeof(host) - 1] = '\0';
     uint32_t r;
     if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
-        r = (uint32_t)mono_ms() ^ ((uint32_t)getpid() << 16);
+        r = (uint32_t)ledger_mono_ms() ^ ((uint32_t)getpid() << 16);
     snprintf(rb->token, sizeof(rb->token), "%s:%d:%08x", host, (int)getpid(), r);
     return rb;
 }
@@ -276,8 +271,8 @@ static redisReply *call_retrying(projector_rebuild *rb, int argc, const char **a
         if (r != NULL)
             return r;
         LOG_WARN("redis: %s (retrying in %d ms)", errstr, rb->backoff_ms);
-        int64_t until = mono_ms() + rb->backoff_ms;
-        while (!*rb->stop && mono_ms() < until)
+        int64_t until = ledger_mono_ms() + rb->backoff_ms;
+        while (!*rb->stop && ledger_mono_ms() < until)
             sleep_ms(50);
         rb->backoff_ms = rb->backoff_ms * 2 > REBUILD_BACKOFF_MAX_MS ? REBUILD_BACKOFF_MAX_MS
                                                                      : rb->backoff_ms * 2;
@@ -395,7 +390,7 @@ projector_rebuild_begin_result projector_rebuild_begin(projector_rebuild *rb, in
     }
     *current = rb->current;
     *building = rb->building;
-    rb->next_keep_ms = mono_ms() + rb->lease_ms / 3;
+    rb->next_keep_ms = ledger_mono_ms() + rb->lease_ms / 3;
     rc = PROJECTOR_REBUILD_STARTED;
     if (abandoned >= 0) {
         LOG_WARN("rebuild of view '%s' into generation %lld was abandoned (its lease expired): "
@@ -413,7 +408,7 @@ cleanup:
 }
 
 int projector_rebuild_keep(projector_rebuild *rb) {
-    int64_t now = mono_ms();
+    int64_t now = ledger_mono_ms();
     if (now < rb->next_keep_ms)
         return 0;
     char gen[24], errstr[512];

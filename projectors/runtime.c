@@ -47,6 +47,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "codec.h"
 #include "dlq.h"
 #include "fetch_waker.h"
@@ -247,12 +248,6 @@ typedef struct runtime {
     uint64_t applied_events;
     uint64_t applied_batches;
 } runtime;
-
-static int64_t mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- partitions ---- */
 
@@ -528,8 +523,8 @@ static int ensure_replies(runtime *rt, size_t need) {
 
 /* Waits ms milliseconds in short slices, returning early on a stop. */
 static void pause_ms(int64_t ms) {
-    int64_t until = mono_ms() + ms;
-    while (!runtime_stop && mono_ms() < until) {
+    int64_t until = ledger_mono_ms() + ms;
+    while (!runtime_stop && ledger_mono_ms() < until) {
         struct timespec slice = {.tv_sec = 0, .tv_nsec = 50 * 1000000L};
         nanosleep(&slice, NULL);
     }
@@ -1000,7 +995,7 @@ static void process_batch(runtime *rt) {
     }
     /* At most every RUNTIME_COMMIT_MS: caught up, batches are a few events
      * each, and a commit per batch would be most of the broker's work. */
-    int64_t now = mono_ms();
+    int64_t now = ledger_mono_ms();
     if (rt->commits->cnt > 0 && now >= rt->next_commit_ms) {
         rt->next_commit_ms = now + RUNTIME_COMMIT_MS;
         rd_kafka_resp_err_t err = rd_kafka_commit(rt->rk, rt->commits, 1 /* async */);
@@ -1028,7 +1023,7 @@ static void collect_batch(runtime *rt) {
     while (rt->msgs_len < rt->max_events && !runtime_stop && !rt->fatal) {
         int timeout = 100;
         if (deadline >= 0) {
-            int64_t now = mono_ms();
+            int64_t now = ledger_mono_ms();
             if (now >= deadline)
                 break;
             int64_t until = idle_until < deadline ? idle_until : deadline;
@@ -1043,11 +1038,11 @@ static void collect_batch(runtime *rt) {
                 continue;
             }
             if (rt->msgs_len > 0) {
-                if (mono_ms() >= idle_until)
+                if (ledger_mono_ms() >= idle_until)
                     break; /* nothing came for linger: apply what there is */
                 continue;
             }
-            if (mono_ms() >= rt->next_tick_ms)
+            if (ledger_mono_ms() >= rt->next_tick_ms)
                 break; /* idle: time for the periodic checks */
             continue;
         }
@@ -1069,7 +1064,7 @@ static void collect_batch(runtime *rt) {
         }
         rt->msg_seeks[rt->msgs_len] = known ? rt->parts[m->partition].seeks : 0;
         rt->msgs[rt->msgs_len++] = m;
-        int64_t now = mono_ms();
+        int64_t now = ledger_mono_ms();
         if (deadline < 0)
             deadline = now + rt->max_wait_ms;
         idle_until = now + rt->linger_ms;
@@ -1107,7 +1102,7 @@ static void rebuild_progress(runtime *rt) {
         rt->fatal = true;
         return;
     }
-    int64_t now = mono_ms();
+    int64_t now = ledger_mono_ms();
     if (now < rt->next_tick_ms)
         return;
     rt->next_tick_ms = now + RUNTIME_REBUILD_CHECK_MS;
@@ -1142,7 +1137,7 @@ static void periodic(runtime *rt) {
     for (size_t p = 0; p < rt->parts_cap; p++)
         projector_ops_partition(rt->ops, (int32_t)p, rt->parts[p].owned, rt->parts[p].next);
     projector_ops_tick(rt->ops, rt->rk, rt->topic);
-    int64_t now = mono_ms();
+    int64_t now = ledger_mono_ms();
     if (rt->mode == PROJECTOR_STORE_BUILDING) {
         /* Whether a partition reached its end is judged on its position:
          * the pending batch's outcome first, but only then, so that it
