@@ -15,7 +15,8 @@
  * A fixed table of `slots` entries (open addressing, linear probing, keyed
  * by account and generation), allocated once: nothing is allocated per
  * event. Filled to 7/8 it empties itself and fills again; the memory is
- * about (96 + state_size) bytes a slot, whatever the length of the log.
+ * (88 + state_size) bytes a slot, rounded up to 8, whatever the length of
+ * the log.
  * Not thread-safe: the runtime's main thread owns it. No I/O.
  */
 #ifndef LEDGER_STATE_CACHE_H

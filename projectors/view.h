@@ -22,10 +22,11 @@
  *
  * A view whose stored per-account state fits a fixed-size struct may set
  * state_size: the runtime then keeps what each account's last applied batch
- * stored (projectors/state_cache.h says when that is safe) and, for an
- * account it holds, skips step 1 and hands apply_account that state
- * instead of replies. On a catch-up that halves the Redis commands of a
- * view with one read and one write per account.
+ * stored (projectors/state_cache.h says when that is safe) and hands it to
+ * read_account and apply_account as input->cached: the view reads only what
+ * the kept state does not tell (nothing, for the balance view). On a
+ * catch-up that halves the Redis commands of a view with one read and one
+ * write per account.
  *
  * Keys: every key a view writes comes from view_batch_account_key (per
  * account, with the account as a Redis hash tag "{A}" so the layout can move
@@ -58,10 +59,11 @@ typedef struct view_account_input {
     const ledger_event *events;       /* this account's events in the batch, log order */
     size_t event_count;
     /* Only for a view with state_size > 0. `cached`: the account's stored
-     * state as this process's last batch of it left it (replies is then NULL
-     * and reply_count 0: read_account was not called), or NULL to parse the
-     * replies. `state_out`: NULL, or state_size bytes where a successful
-     * apply_account leaves the account's stored state after its writes. */
+     * state as this process's last batch of it left it, or NULL (read it).
+     * A view may keep a state it cannot use (its own marker inside), and
+     * then reads as if it were NULL. `state_out`: NULL, or state_size bytes
+     * where a successful apply_account leaves the account's stored state
+     * after its writes. */
     const void *cached;
     void *state_out;
 } view_account_input;
@@ -81,9 +83,10 @@ typedef struct projector_view {
     void (*close)(void *state);
 
     /* Appends the commands (view_batch_read) that read the account's current
-     * state as far as its events of this batch need it (input->replies is
-     * NULL here: the events are known, the state is not yet). Returns how
-     * many reads it appended; apply_account gets that many replies. */
+     * state as far as its events of this batch need it and input->cached
+     * does not tell (input->replies is NULL here: the events are known, the
+     * state is not yet). Returns how many reads it appended; apply_account
+     * gets that many replies, and the same input->cached. */
     size_t (*read_account)(const void *state, view_batch *batch, const view_account_input *input);
 
     /* Folds the account's events into the state read back, and appends the

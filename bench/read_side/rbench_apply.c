@@ -124,7 +124,7 @@ int main(int argc, char **argv) {
                                        .state_out = states + n_inputs * view->state_size};
             in->cached = state_cache_get(cache, gen_no, in->account, strlen(in->account));
             first_reply[n_inputs] = reads;
-            in->reply_count = in->cached != NULL ? 0 : view->read_account(NULL, batch, in);
+            in->reply_count = view->read_account(NULL, batch, in);
             reads += in->reply_count;
             n_inputs++;
             i = j;

@@ -110,6 +110,8 @@ int balance_view_parse_state(const redisReply *reply, account_state *state, bool
 
 static size_t balance_read(const void *cfg, view_batch *batch, const view_account_input *in) {
     (void)cfg;
+    if (in->cached != NULL)
+        return 0; /* the kept state is the whole stored state */
     char key[PROJECTOR_KEY_BUF];
     size_t key_len =
         view_batch_account_key(batch, in->account, BALANCE_VIEW_SUFFIX, key, sizeof(key));

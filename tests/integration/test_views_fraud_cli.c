@@ -129,6 +129,47 @@ Test(views_fraud_cli, each_rule_at_its_default_threshold) {
     vw_world_destroy(w);
 }
 
+/* The velocity window comes from the previous batch of the account: kept in
+ * the running projector's memory (a short window) or read back from Redis
+ * (one longer than the kept state holds). Each later debit is its own
+ * batch, applied before the next is produced. */
+Test(views_fraud_cli, the_velocity_window_carries_over_to_the_next_batch) {
+    vw_world *w = vw_world_new(3);
+    vw_start_projector(w, "fraud", NULL);
+    int64_t t0 = vw_at(T0);
+    static log_builder b;
+    b.n = 0;
+    /* K: 4 debits, then the fifth; L: 8 debits (a window of 7 after them),
+     * then a ninth. */
+    for (int i = 0; i < 4; i++)
+        add(&b, LEDGER_EVENT_MONEY_WITHDRAWN, "K", t0 + i * 1000, 100, NULL);
+    for (int i = 0; i < 8; i++)
+        add(&b, LEDGER_EVENT_MONEY_WITHDRAWN, "L", t0 + i * 1000, 100, NULL);
+    vw_produce(w, b.events, b.n, NULL, NULL);
+    vw_wait_applied(w, "fraud", TIMEOUT_MS);
+    expect_flags(w, "K", "");
+
+    size_t from = b.n;
+    add(&b, LEDGER_EVENT_MONEY_WITHDRAWN, "K", t0 + 10000, 100, NULL);
+    add(&b, LEDGER_EVENT_MONEY_WITHDRAWN, "L", t0 + 10000, 100, NULL);
+    vw_produce(w, b.events + from, b.n - from, NULL, NULL);
+    vw_wait_applied(w, "fraud", TIMEOUT_MS);
+    expect_flags(w, "K",
+                 "{\"rule\":\"velocity\",\"seq\":6,\"at\":\"2026-11-26T10:00:10Z\","
+                 "\"amount\":\"-1.00\"}");
+    char want[2048] = "";
+    for (int seq = 6; seq <= 10; seq++) {
+        char one[256];
+        snprintf(one, sizeof one,
+                 "%s{\"rule\":\"velocity\",\"seq\":%d,\"at\":\"2026-11-26T10:00:%02dZ\","
+                 "\"amount\":\"-1.00\"}",
+                 seq > 6 ? "," : "", seq, seq == 10 ? 10 : seq - 2);
+        strncat(want, one, sizeof want - strlen(want) - 1);
+    }
+    expect_flags(w, "L", want);
+    vw_world_destroy(w);
+}
+
 Test(views_fraud_cli, thresholds_come_from_the_projector_settings) {
     vw_world *w = vw_world_new(2);
     const char *env[] = {"LEDGER_FRAUD_LARGE_DEBIT=50", "LEDGER_FRAUD_VELOCITY_COUNT=2",
