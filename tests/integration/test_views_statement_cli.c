@@ -7,6 +7,7 @@
  */
 #include <criterion/criterion.h>
 #include <hiredis/hiredis.h>
+#include <jansson.h>
 #include <string.h>
 
 #include "ids.h"
@@ -121,6 +122,62 @@ Test(views_statement_cli, a_month_boundary_with_a_transfer) {
 }
 
 /* Rejected before anything is asked of Redis: no world needed. */
+/* The totals of a month carry over from one batch of the running projector
+ * to the next, and a back-dated event still lands in its own month. Each
+ * batch is applied before the next is produced. (Written for a statements
+ * view that kept its states between batches: a version that kept zero
+ * totals, or no latest month, failed it. That version was not kept: it
+ * saved 8% of Redis's time for 19 MB, which took the projector to 99 MB.) */
+static void expect_month(vw_world *w, const char *month, const char *opening, const char *closing,
+                         const char *in, const char *out, size_t entries) {
+    cli_result res;
+    vw_cli(w, &res, (const char *[]){"statement", "A", month, NULL});
+    cr_assert_eq(res.exit_code, 0, "statement A %s: exit %d, stderr: %s", month, res.exit_code,
+                 res.err);
+    json_t *j = vw_parse_line(res.out);
+    cr_assert_not_null(j, "statement A %s: %s", month, res.out);
+    cr_expect_str_eq(json_string_value(json_object_get(j, "opening_balance")), opening,
+                     "%s opening: %s", month, res.out);
+    cr_expect_str_eq(json_string_value(json_object_get(j, "closing_balance")), closing,
+                     "%s closing: %s", month, res.out);
+    cr_expect_str_eq(json_string_value(json_object_get(j, "total_in")), in, "%s in: %s", month,
+                     res.out);
+    cr_expect_str_eq(json_string_value(json_object_get(j, "total_out")), out, "%s out: %s", month,
+                     res.out);
+    cr_expect_eq(json_array_size(json_object_get(j, "entries")), entries, "%s entries: %s", month,
+                 res.out);
+    json_decref(j);
+}
+
+Test(views_statement_cli, a_month_spread_over_batches_keeps_its_totals) {
+    vw_world *w = vw_world_new(3);
+    vw_start_projector(w, "statements", NULL);
+    ledger_event first[] = {
+        event(LEDGER_EVENT_ACCOUNT_OPENED, "A", 1, "2026-10-01T00:00:00Z", 0, NULL),
+        event(LEDGER_EVENT_MONEY_DEPOSITED, "A", 2, "2026-11-02T09:00:00Z", 10000, NULL),
+    };
+    ledger_event second[] = {
+        event(LEDGER_EVENT_MONEY_WITHDRAWN, "A", 3, "2026-11-10T09:00:00Z", 2500, NULL),
+    };
+    ledger_event third[] = {
+        event(LEDGER_EVENT_MONEY_DEPOSITED, "A", 4, "2026-12-01T09:00:00Z", 500, NULL),
+        event(LEDGER_EVENT_MONEY_WITHDRAWN, "A", 5, "2026-11-30T09:00:00Z", 100, NULL),
+    };
+    vw_produce(w, first, 2, NULL, NULL);
+    vw_wait_applied(w, "statements", TIMEOUT_MS);
+    vw_produce(w, second, 1, NULL, NULL);
+    vw_wait_applied(w, "statements", TIMEOUT_MS);
+    vw_produce(w, third, 2, NULL, NULL);
+    vw_wait_applied(w, "statements", TIMEOUT_MS);
+
+    /* November: +100.00, -25.00, then -1.00 back-dated after December's
+     * +5.00; December opens with November's net. */
+    expect_month(w, "2026-11", "0.00", "74.00", "100.00", "26.00", 3);
+    expect_month(w, "2026-12", "74.00", "79.00", "5.00", "0.00", 1);
+    expect_month(w, "2026-10", "0.00", "0.00", "0.00", "0.00", 0);
+    vw_world_destroy(w);
+}
+
 Test(views_statement_cli, bad_input_exits_2_with_the_reason) {
     static const struct {
         const char *argv[8];
