@@ -135,8 +135,9 @@ static const ledger_config_setting runtime_settings[] = {
      .def = "131072",
      .min = 0,
      .max = 16777216,
-     .help = "accounts whose stored state is kept between batches, for views that allow it "
-             "(balance: 120 bytes each, fraud: 152; 0: read every account from Redis)"},
+     .help = "slots of the table of account states kept between batches, for views that "
+             "allow it (it holds 7/8 as many accounts; balance: 120 bytes a slot, fraud: 152; "
+             "0: read every account from Redis)"},
     LEDGER_CONFIG_END,
 };
 
