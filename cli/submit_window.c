@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ids.h"
+
 #define EMPTY_CELL (-1)
 
 typedef struct window_slot {
@@ -33,14 +35,8 @@ struct submit_window {
     size_t mask;    /* table size - 1 */
 };
 
-/* FNV-1a: ids are short; this is plenty. */
 static uint32_t id_hash(const char *s) {
-    uint32_t h = 2166136261u;
-    for (; *s != '\0'; s++) {
-        h ^= (unsigned char)*s;
-        h *= 16777619u;
-    }
-    return h;
+    return (uint32_t)ledger_id_hash(s, strlen(s));
 }
 
 submit_window *submit_window_new(size_t capacity) {

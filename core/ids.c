@@ -29,6 +29,18 @@ bool ledger_account_valid(const char *s, size_t len) {
     return true;
 }
 
+uint64_t ledger_id_hash(const char *s, size_t len) {
+    uint64_t h = UINT64_C(0xcbf29ce484222325);
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)s[i];
+        h *= UINT64_C(0x100000001b3);
+    }
+    h ^= h >> 33;
+    h *= UINT64_C(0xff51afd7ed558ccd);
+    h ^= h >> 33;
+    return h;
+}
+
 bool ledger_command_id_valid(const char *s, size_t len) {
     if (s == NULL || len < 1 || len > LEDGER_COMMAND_ID_MAX)
         return false;

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define LEDGER_ACCOUNT_MAX    64
 #define LEDGER_ACCOUNT_BUF    (LEDGER_ACCOUNT_MAX + 2)
@@ -26,6 +27,11 @@ bool ledger_account_valid(const char *s, size_t len);
 
 /* 1 to 128 printable ASCII characters (0x20..0x7e). */
 bool ledger_command_id_valid(const char *s, size_t len);
+
+/* A 64-bit hash of `len` bytes of an id, for the in-memory tables keyed by
+ * ids (FNV-1a, then a final avalanche, so that the low bits a power-of-two
+ * table uses depend on every byte). Not for anything stored. */
+uint64_t ledger_id_hash(const char *s, size_t len);
 
 /* Canonical lowercase 8-4-4-4-12 hex form. */
 bool ledger_uuid_valid(const char *s, size_t len);

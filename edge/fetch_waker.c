@@ -11,7 +11,6 @@
  * waits twice as long, up to a second (librdkafka's own re-check).
  */
 #include "fetch_waker.h"
-#include "clock.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -22,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "clock.h"
 
 #define WAKER_MAX_BACKOFF_MS     1000
 #define WAKER_REQUEST_TIMEOUT_MS 1000

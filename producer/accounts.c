@@ -35,15 +35,7 @@ struct producer_accounts {
 #define ACCOUNTS_MIN_SLOTS 64
 
 static uint32_t accounts_hash(const char *id, size_t len) {
-    uint64_t h = UINT64_C(0xcbf29ce484222325);
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)id[i];
-        h *= UINT64_C(0x100000001b3);
-    }
-    h ^= h >> 33;
-    h *= UINT64_C(0xff51afd7ed558ccd);
-    h ^= h >> 33;
-    return (uint32_t)h;
+    return (uint32_t)ledger_id_hash(id, len);
 }
 
 producer_accounts *producer_accounts_new(void) {

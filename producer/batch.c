@@ -20,13 +20,8 @@ struct producer_batch {
 };
 
 static uint32_t batch_hash(int32_t partition, const char *id, size_t len) {
-    uint64_t h = UINT64_C(0xcbf29ce484222325) ^ (uint32_t)partition;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)id[i];
-        h *= UINT64_C(0x100000001b3);
-    }
-    h ^= h >> 29;
-    return (uint32_t)h;
+    return (uint32_t)(ledger_id_hash(id, len) ^
+                      ((uint64_t)(uint32_t)partition * 0x9e3779b97f4a7c15u));
 }
 
 producer_batch *producer_batch_new(size_t capacity) {

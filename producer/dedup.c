@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ids.h"
+
 typedef struct dedup_record {
     int64_t handled_at_ms;
     uint32_t hash;
@@ -64,15 +66,7 @@ static const uint8_t *dedup_record_value(const dedup_record *r) {
 }
 
 static uint32_t dedup_hash(const char *id, size_t len) {
-    uint64_t h = UINT64_C(0xcbf29ce484222325);
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)id[i];
-        h *= UINT64_C(0x100000001b3);
-    }
-    h ^= h >> 33;
-    h *= UINT64_C(0xc4ceb9fe1a85ec53);
-    h ^= h >> 33;
-    return (uint32_t)h;
+    return (uint32_t)ledger_id_hash(id, len);
 }
 
 producer_dedup *producer_dedup_new(void) {

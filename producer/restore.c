@@ -99,8 +99,8 @@ producer_restore *producer_restore_new(const ledger_config *cfg, const ledger_co
         goto fail;
     }
     rd_kafka_poll_set_consumer(restore->consumer);
-    /* A restore reads faster than librdkafka's default queue (100,000
-     * messages) lasts through its once-a-second re-check of a full queue. */
+    /* A restore drains its queue (40,000 messages) far faster than
+     * librdkafka's once-a-second re-check of a full queue refills it. */
     restore->waker = ledger_fetch_waker_new(restore->consumer, 10, errstr, errstr_size);
     if (restore->waker == NULL)
         goto fail;

@@ -714,8 +714,9 @@ static int rewatch(projector_store *s, const char *cp_key, const char *field) {
  * refused. In three steps, so that the replies can be read later
  * (projector_store_apply_send): the checks, the sending, the replies. */
 
-/* The checks on what round trip 1 (or a rewatch) saw: 0 to send, or the
- * result that ends the batch (the transaction is then left). */
+/* The checks on what round trip 1 (or a rewatch) saw: APPLIED when the
+ * batch may be sent, else the result that ends it (the transaction is then
+ * left). */
 static projector_store_result multi_check(projector_store *s, view_batch *batch,
                                           projector_store_mode mode, int64_t expected,
                                           int attempt) {
@@ -837,12 +838,7 @@ static projector_store_result multi_run(projector_store *s, view_batch *batch,
     }
 }
 
-static projector_store_result apply_multi(projector_store *s, view_batch *batch,
-                                          projector_store_mode mode, int32_t partition,
-                                          int64_t expected, int64_t next) {
-    return multi_run(s, batch, mode, partition, expected, next, 0, false);
-}
-
+/* Whether round trip 2 can go in the transaction round trip 1 opened. */
 static bool multi_eligible(const projector_store *s, view_batch *batch, int32_t partition) {
     return s->in_multi && s->watched_partition == partition &&
            s->watched_generation == view_batch_generation(batch) &&
@@ -890,10 +886,6 @@ static void pending_settle(projector_store *s) {
     s->pending_done = true;
 }
 
-bool projector_store_pending(const projector_store *s) {
-    return s->pending;
-}
-
 projector_store_result projector_store_apply_wait(projector_store *s) {
     if (!s->pending)
         return PROJECTOR_STORE_FAILED; /* not reached: the runtime asks only when pending */
@@ -907,10 +899,8 @@ projector_store_result projector_store_apply(projector_store *s, view_batch *bat
                                              projector_store_mode mode, int32_t partition,
                                              int64_t expected, int64_t next) {
     pending_settle(s);
-    if (s->in_multi && s->watched_partition == partition &&
-        s->watched_generation == view_batch_generation(batch) &&
-        view_batch_pseudo_count(batch) == 0)
-        return apply_multi(s, batch, mode, partition, expected, next);
+    if (multi_eligible(s, batch, partition))
+        return multi_run(s, batch, mode, partition, expected, next, 0, false);
     /* Guards (LEDGER.EXPECT), or no transaction open: the function. */
     store_settle(s);
 

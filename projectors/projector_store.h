@@ -26,7 +26,6 @@
 
 #include <hiredis/hiredis.h>
 #include <signal.h>
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -130,8 +129,5 @@ projector_store_result projector_store_apply_send(projector_store *store, view_b
                                                   projector_store_mode mode, int32_t partition,
                                                   int64_t expected, int64_t next);
 projector_store_result projector_store_apply_wait(projector_store *store);
-
-/* Whether a batch sent by projector_store_apply_send awaits apply_wait. */
-bool projector_store_pending(const projector_store *store);
 
 #endif

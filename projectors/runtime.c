@@ -163,7 +163,7 @@ typedef struct runtime_pending {
     int64_t appended_ms; /* its last record's timestamp */
     size_t applied, held, quarantined;
     double started; /* projector_ops_clock() when sent */
-    size_t keeps;   /* entries in runtime.keeps */
+    size_t keeps;   /* entries of runtime.keeps to commit (its groups) */
 } runtime_pending;
 
 /* One account of a partition's slice. */
@@ -237,14 +237,13 @@ typedef struct runtime {
     size_t replies_cap;
     rd_kafka_topic_partition_list_t *commits;
     /* view->state_size > 0 and --state-cache > 0: the states stored by this
-     * process's last batches (state_cache.h), and the slice's new ones,
-     * state_size bytes per input, kept once its write is applied. */
+     * process's last batches (state_cache.h), and, per group of the slice,
+     * its account and the state the view left (its state_out), to keep or
+     * forget once the slice's write is known applied: they outlive the
+     * slice's records and groups. */
     state_cache *cache;
-    unsigned char *slice_states;
-    /* The pending slice's accounts: each one's state to keep, or to forget
-     * (state-less entry), once its write is known applied. */
     unsigned char *keeps;
-    size_t keep_stride;
+    size_t keep_stride; /* length byte, keep byte, account, state */
 
     uint64_t applied_events;
     uint64_t applied_batches;
@@ -447,18 +446,9 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 /* ---- one partition's slice ---- */
 
-static uint64_t hash_key(const char *key, size_t len) {
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)key[i];
-        h *= 1099511628211ull;
-    }
-    return h;
-}
-
 /* The group of `key`, created when new. */
 static size_t group_of(runtime *rt, const char *key, size_t len) {
-    size_t slot = (size_t)hash_key(key, len) & rt->table_mask;
+    size_t slot = (size_t)ledger_id_hash(key, len) & rt->table_mask;
     for (;;) {
         int32_t g = rt->table[slot];
         if (g < 0)
@@ -477,7 +467,8 @@ static size_t group_of(runtime *rt, const char *key, size_t len) {
 static void clear_groups(runtime *rt) {
     /* Every used slot holds one group's key: find them again and clear. */
     for (size_t g = 0; g < rt->groups_len; g++) {
-        size_t slot = (size_t)hash_key(rt->groups[g].key, rt->groups[g].key_len) & rt->table_mask;
+        size_t slot =
+            (size_t)ledger_id_hash(rt->groups[g].key, rt->groups[g].key_len) & rt->table_mask;
         while (rt->table[slot] != (int32_t)g)
             slot = (slot + 1) & rt->table_mask;
         rt->table[slot] = -1;
@@ -687,46 +678,47 @@ static void commit_later(runtime *rt, int32_t partition, int64_t next) {
     tp->offset = next;
 }
 
-/* Notes, for when the slice's write is known applied, the state each fully
- * applied account stored, and the accounts to forget (held in the DLQ from
- * some record on, or quarantined: `ledger dlq` may write them next). Copied:
- * the slice's groups and records are gone by then. */
+/* Group g's entry of rt->keeps, and where its state goes. */
+static unsigned char *keep_entry(const runtime *rt, size_t g) {
+    return rt->keeps + g * rt->keep_stride;
+}
+
+static unsigned char *keep_state_of(const runtime *rt, size_t g) {
+    return keep_entry(rt, g) + 2 + LEDGER_ACCOUNT_MAX;
+}
+
+/* Notes, for when the slice's write is known applied, which accounts keep
+ * the state the view left in their entry (fully applied) and which are
+ * forgotten (held in the DLQ from some record on, or quarantined: `ledger
+ * dlq` may write them next). */
 static void stage_states(runtime *rt) {
     rt->pending.keeps = 0;
     if (rt->cache == NULL)
         return;
     for (size_t g = 0; g < rt->groups_len; g++) {
         const runtime_group *grp = &rt->groups[g];
-        if (grp->pseudo || grp->key_len == 0 || grp->key_len > LEDGER_ACCOUNT_MAX)
-            continue;
-        unsigned char *e = rt->keeps + rt->pending.keeps++ * rt->keep_stride;
-        bool keep = grp->input != SIZE_MAX && grp->cut == grp->count;
-        e[0] = (unsigned char)grp->key_len;
-        e[1] = keep;
-        memcpy(e + 2, grp->key, grp->key_len);
-        if (keep)
-            memcpy(e + 2 + LEDGER_ACCOUNT_MAX, rt->inputs[grp->input].state_out,
-                   rt->view->state_size);
+        unsigned char *e = keep_entry(rt, g);
+        bool valid = !grp->pseudo && grp->key_len > 0 && grp->key_len <= LEDGER_ACCOUNT_MAX;
+        e[0] = valid ? (unsigned char)grp->key_len : 0; /* 0: nothing to do */
+        e[1] = grp->input != SIZE_MAX && grp->cut == grp->count;
+        if (valid)
+            memcpy(e + 2, grp->key, grp->key_len);
     }
+    rt->pending.keeps = rt->groups_len;
 }
 
 static void commit_states(runtime *rt) {
-    for (size_t i = 0; i < rt->pending.keeps; i++) {
-        const unsigned char *e = rt->keeps + i * rt->keep_stride;
+    for (size_t g = 0; g < rt->pending.keeps; g++) {
+        const unsigned char *e = keep_entry(rt, g);
         const char *account = (const char *)e + 2;
+        if (e[0] == 0)
+            continue;
         if (e[1])
-            state_cache_put(rt->cache, rt->gen, account, e[0], e + 2 + LEDGER_ACCOUNT_MAX);
+            state_cache_put(rt->cache, rt->gen, account, e[0], keep_state_of(rt, g));
         else
             state_cache_forget(rt->cache, account, e[0]);
     }
     rt->pending.keeps = 0;
-}
-
-/* Moves partition p to its checkpoint after its slice was not written (or
- * not known to be): the records of the slice, and any collected after it,
- * come again from there. */
-static void reseek(runtime *rt, int32_t partition) {
-    seek_partition(rt, partition);
 }
 
 /* What the outcome of the pending slice's write means: the partition's
@@ -764,7 +756,7 @@ static void settle(runtime *rt, projector_store_result result) {
                          (int)partition, (long long)cp, (long long)part->next);
                 part->next = cp;
             }
-            reseek(rt, partition);
+            seek_partition(rt, partition);
             return;
         }
         case PROJECTOR_STORE_WRONG_GEN:
@@ -789,7 +781,7 @@ static void settle(runtime *rt, projector_store_result result) {
              * again from the checkpoint, which tells what happened. */
             forget_states(rt);
             if (!runtime_stop)
-                reseek(rt, partition);
+                seek_partition(rt, partition);
             return;
     }
 }
@@ -805,8 +797,9 @@ static void finish_pending(runtime *rt) {
 
 /* Applies the decoded groups of one partition: the view's reads (round trip
  * 1, with the checkpoint), the view's folds, then the writes and the new
- * checkpoint `next` (round trip 2); again from round trip 1 after a lost
- * connection. */
+ * checkpoint `next` (round trip 2), sent and left pending while the next
+ * slice is prepared (finish_pending settles it). `stamp` is the
+ * partition's seek count when its records were collected. */
 static void apply_slice(runtime *rt, int32_t partition, int64_t next, int64_t appended_ms,
                         uint32_t stamp) {
     runtime_part *part = &rt->parts[partition];
@@ -821,8 +814,7 @@ static void apply_slice(runtime *rt, int32_t partition, int64_t next, int64_t ap
             .account = rt->events[grp->start].account,
             .events = &rt->events[grp->start],
             .event_count = grp->good,
-            .state_out =
-                rt->cache != NULL ? rt->slice_states + inputs * rt->view->state_size : NULL,
+            .state_out = rt->cache != NULL ? keep_state_of(rt, g) : NULL,
         };
         inputs++;
     }
@@ -833,84 +825,81 @@ static void apply_slice(runtime *rt, int32_t partition, int64_t next, int64_t ap
     if (!part->owned || rt->fatal || stamp != part->seeks)
         return; /* re-sought meanwhile: these records are from the old position */
 
-    {
-        view_batch_reset(rt->batch, rt->gen);
-        size_t reads = 0;
-        for (size_t i = 0; i < inputs; i++) {
-            rt->inputs[i].replies = NULL;
-            rt->inputs[i].reply_count = 0;
-            rt->inputs[i].cached = NULL;
-            if (rt->cache != NULL) {
-                const char *account = rt->inputs[i].account;
-                rt->inputs[i].cached =
-                    state_cache_get(rt->cache, rt->gen, account, strlen(account));
-            }
-            size_t before = view_batch_read_count(rt->batch);
-            size_t n = rt->view->read_account(rt->view_state, rt->batch, &rt->inputs[i]);
-            if (view_batch_read_count(rt->batch) - before != n) {
-                LOG_ERROR("view '%s' says it appended %zu reads for '%s' but appended %zu",
-                          rt->view->name, n, rt->inputs[i].account,
-                          view_batch_read_count(rt->batch) - before);
-                rt->fatal = true;
-                return;
-            }
-            rt->inputs[i].reply_count = n;
-            reads += n;
+    view_batch_reset(rt->batch, rt->gen);
+    size_t reads = 0;
+    for (size_t i = 0; i < inputs; i++) {
+        rt->inputs[i].replies = NULL;
+        rt->inputs[i].reply_count = 0;
+        rt->inputs[i].cached = NULL;
+        if (rt->cache != NULL) {
+            const char *account = rt->inputs[i].account;
+            rt->inputs[i].cached = state_cache_get(rt->cache, rt->gen, account, strlen(account));
         }
-        reads += read_quarantine(rt);
-        if (view_batch_failed(rt->batch) || ensure_replies(rt, reads) != 0) {
-            LOG_ERROR("out of memory building a batch of partition %d", (int)partition);
+        size_t before = view_batch_read_count(rt->batch);
+        size_t n = rt->view->read_account(rt->view_state, rt->batch, &rt->inputs[i]);
+        if (view_batch_read_count(rt->batch) - before != n) {
+            LOG_ERROR("view '%s' says it appended %zu reads for '%s' but appended %zu",
+                      rt->view->name, n, rt->inputs[i].account,
+                      view_batch_read_count(rt->batch) - before);
             rt->fatal = true;
             return;
         }
-
-        int64_t checkpoint;
-        if (projector_store_read(rt->store, rt->batch, partition, &checkpoint, rt->replies) != 0)
-            return; /* stopping, or a malformed checkpoint (logged): drop */
-        if (checkpoint != part->next) {
-            projector_ops_conflict(rt->ops);
-            LOG_INFO("checkpoint of partition %d is %lld in redis, this process expected %lld: "
-                     "the partition moved or was rewound, seeking there",
-                     (int)partition, (long long)checkpoint, (long long)part->next);
-            free_replies(rt, reads);
-            part->next = checkpoint;
-            seek_partition(rt, partition);
-            return;
-        }
-
-        int folded = fold_groups(rt, partition, reads);
-        free_replies(rt, reads);
-        if (folded != 0)
-            return;
-        if (view_batch_failed(rt->batch)) {
-            LOG_ERROR("out of memory building a batch of partition %d", (int)partition);
-            rt->fatal = true;
-            return;
-        }
-
-        stage_states(rt);
-        rt->pending = (runtime_pending){
-            .active = true,
-            .partition = partition,
-            .next = next,
-            .appended_ms = appended_ms,
-            .applied = rt->slice_applied,
-            .held = rt->slice_held,
-            .quarantined = rt->slice_quarantined,
-            .started = projector_ops_clock(),
-            .keeps = rt->pending.keeps,
-        };
-        projector_store_result result =
-            projector_store_apply_send(rt->store, rt->batch, rt->mode, partition, part->next, next);
-        if (result == PROJECTOR_STORE_PENDING) {
-            /* Redis runs it while the next slice is prepared in the other batch. */
-            rt->turn = 1 - rt->turn;
-            rt->batch = rt->batches[rt->turn];
-            return;
-        }
-        rt->pending.active = false;
-        settle(rt, result);
+        rt->inputs[i].reply_count = n;
+        reads += n;
     }
+    reads += read_quarantine(rt);
+    if (view_batch_failed(rt->batch) || ensure_replies(rt, reads) != 0) {
+        LOG_ERROR("out of memory building a batch of partition %d", (int)partition);
+        rt->fatal = true;
+        return;
+    }
+
+    int64_t checkpoint;
+    if (projector_store_read(rt->store, rt->batch, partition, &checkpoint, rt->replies) != 0)
+        return; /* stopping, or a malformed checkpoint (logged): drop */
+    if (checkpoint != part->next) {
+        projector_ops_conflict(rt->ops);
+        LOG_INFO("checkpoint of partition %d is %lld in redis, this process expected %lld: "
+                 "the partition moved or was rewound, seeking there",
+                 (int)partition, (long long)checkpoint, (long long)part->next);
+        free_replies(rt, reads);
+        part->next = checkpoint;
+        seek_partition(rt, partition);
+        return;
+    }
+
+    int folded = fold_groups(rt, partition, reads);
+    free_replies(rt, reads);
+    if (folded != 0)
+        return;
+    if (view_batch_failed(rt->batch)) {
+        LOG_ERROR("out of memory building a batch of partition %d", (int)partition);
+        rt->fatal = true;
+        return;
+    }
+
+    stage_states(rt);
+    rt->pending = (runtime_pending){
+        .active = true,
+        .partition = partition,
+        .next = next,
+        .appended_ms = appended_ms,
+        .applied = rt->slice_applied,
+        .held = rt->slice_held,
+        .quarantined = rt->slice_quarantined,
+        .started = projector_ops_clock(),
+        .keeps = rt->pending.keeps,
+    };
+    projector_store_result result =
+        projector_store_apply_send(rt->store, rt->batch, rt->mode, partition, part->next, next);
+    if (result == PROJECTOR_STORE_PENDING) {
+        /* Redis runs it while the next slice is prepared in the other batch. */
+        rt->turn = 1 - rt->turn;
+        rt->batch = rt->batches[rt->turn];
+        return;
+    }
+    rt->pending.active = false;
+    settle(rt, result);
 }
 
 /* Filters, groups, decodes and applies the `n` messages of one partition
@@ -1188,10 +1177,9 @@ static int alloc_buffers(runtime *rt) {
     size_t slots = (size_t)ledger_config_int(rt->cfg, "state_cache");
     if (rt->view->state_size > 0 && slots > 0) {
         rt->cache = state_cache_new(rt->view->state_size, slots);
-        rt->slice_states = calloc(n, rt->view->state_size);
         rt->keep_stride = 2 + LEDGER_ACCOUNT_MAX + rt->view->state_size;
         rt->keeps = calloc(n, rt->keep_stride);
-        if (rt->cache == NULL || rt->slice_states == NULL || rt->keeps == NULL)
+        if (rt->cache == NULL || rt->keeps == NULL)
             return -1;
     }
     return 0;
@@ -1218,7 +1206,6 @@ static void free_buffers(runtime *rt) {
     free(rt->parts);
     free(rt->part_count);
     state_cache_destroy(rt->cache);
-    free(rt->slice_states);
     free(rt->keeps);
 }
 

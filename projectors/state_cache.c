@@ -28,22 +28,9 @@ struct state_cache {
     size_t mask;  /* slots - 1 */
     size_t limit; /* entries held at most before the table empties itself */
     size_t count;
-    uint64_t hits, misses;
 };
 
 #define STATE_OFFSET (((sizeof(slot_head) + 7) / 8) * 8)
-
-static uint64_t hash_account(const char *s, size_t len) {
-    uint64_t h = 1469598103934665603ull; /* FNV-1a, then a final mix */
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ull;
-    }
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    return h;
-}
 
 static slot_head *slot_at(const state_cache *c, size_t i) {
     return (slot_head *)(c->slots + i * c->stride);
@@ -96,19 +83,13 @@ static size_t find(const state_cache *c, uint64_t h, const char *account, size_t
 
 const void *state_cache_get(const state_cache *cache, int64_t gen, const char *account,
                             size_t len) {
-    state_cache *c = (state_cache *)cache; /* the counters only */
-    if (len == 0 || len > LEDGER_ACCOUNT_MAX) {
-        c->misses++;
+    if (len == 0 || len > LEDGER_ACCOUNT_MAX)
         return NULL;
-    }
     bool found;
-    size_t i = find(c, hash_account(account, len), account, len, &found);
-    const slot_head *s = slot_at(c, i);
-    if (!found || s->gen != gen) {
-        c->misses++;
+    size_t i = find(cache, ledger_id_hash(account, len), account, len, &found);
+    const slot_head *s = slot_at(cache, i);
+    if (!found || s->gen != gen)
         return NULL;
-    }
-    c->hits++;
     return (const unsigned char *)s + STATE_OFFSET;
 }
 
@@ -116,7 +97,7 @@ void state_cache_put(state_cache *cache, int64_t gen, const char *account, size_
                      const void *state) {
     if (len == 0 || len > LEDGER_ACCOUNT_MAX)
         return;
-    uint64_t h = hash_account(account, len);
+    uint64_t h = ledger_id_hash(account, len);
     bool found;
     size_t i = find(cache, h, account, len, &found);
     if (!found && cache->count >= cache->limit) {
@@ -138,7 +119,7 @@ void state_cache_forget(state_cache *cache, const char *account, size_t len) {
     if (len == 0 || len > LEDGER_ACCOUNT_MAX)
         return;
     bool found;
-    size_t hole = find(cache, hash_account(account, len), account, len, &found);
+    size_t hole = find(cache, ledger_id_hash(account, len), account, len, &found);
     if (!found)
         return;
     slot_at(cache, hole)->len = 0;
@@ -170,12 +151,4 @@ void state_cache_clear(state_cache *cache) {
 
 size_t state_cache_count(const state_cache *cache) {
     return cache->count;
-}
-
-uint64_t state_cache_hits(const state_cache *cache) {
-    return cache->hits;
-}
-
-uint64_t state_cache_misses(const state_cache *cache) {
-    return cache->misses;
 }

@@ -51,9 +51,7 @@ void state_cache_forget(state_cache *cache, const char *account, size_t len);
 /* Forgets every entry. */
 void state_cache_clear(state_cache *cache);
 
-/* Entries held, and the counters of lookups (for the tests and the log). */
+/* Entries held. */
 size_t state_cache_count(const state_cache *cache);
-uint64_t state_cache_hits(const state_cache *cache);
-uint64_t state_cache_misses(const state_cache *cache);
 
 #endif

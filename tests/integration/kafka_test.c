@@ -36,6 +36,17 @@ int64_t kt_now_ms(void) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+rd_kafka_conf_t *kt_conf(ledger_kafka_role role, const char *const (*settings)[2], size_t n) {
+    char errstr[512];
+    rd_kafka_conf_t *conf = ledger_kafka_conf_new(kt_brokers(), role, NULL, errstr, sizeof(errstr));
+    cr_assert_not_null(conf, "%s", errstr);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(
+            rd_kafka_conf_set(conf, settings[i][0], settings[i][1], errstr, sizeof(errstr)),
+            RD_KAFKA_CONF_OK, "%s=%s: %s", settings[i][0], settings[i][1], errstr);
+    return conf;
+}
+
 rd_kafka_t *kt_client(rd_kafka_type_t type, rd_kafka_conf_t *conf) {
     char errstr[512];
     rd_kafka_t *rk = rd_kafka_new(type, conf, errstr, sizeof(errstr));

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kafka.h"
+
 /* LEDGER_TEST_BROKERS; fails the test with a clear message when unset. */
 const char *kt_brokers(void);
 
@@ -20,6 +22,10 @@ void kt_unique_name(char *buf, size_t size, const char *prefix);
 
 /* Monotonic milliseconds. */
 int64_t kt_now_ms(void);
+
+/* ledger_kafka_conf_new for the test broker (no -X overrides) with
+ * settings[0..n) (key, value) set on top. */
+rd_kafka_conf_t *kt_conf(ledger_kafka_role role, const char *const (*settings)[2], size_t n);
 
 /* rd_kafka_new, taking over conf. */
 rd_kafka_t *kt_client(rd_kafka_type_t type, rd_kafka_conf_t *conf);

@@ -194,21 +194,15 @@ static void header_of(const rd_kafka_message_t *msg, const char *name, char *out
 
 void e2e_read_topic(const char *topic, e2e_records *out) {
     memset(out, 0, sizeof(*out));
-    char errstr[512], group[160];
-    rd_kafka_conf_t *conf =
-        ledger_kafka_conf_new(kt_brokers(), LEDGER_KAFKA_CONSUMER, NULL, errstr, sizeof(errstr));
-    cr_assert_not_null(conf, "%s", errstr);
+    char group[160];
     kt_unique_name(group, sizeof(group), "e2e-reader");
-    const char *settings[][2] = {{"group.id", group},
-                                 {"enable.auto.commit", "false"},
-                                 {"enable.partition.eof", "true"},
-                                 {"isolation.level", "read_committed"},
-                                 {"auto.offset.reset", "earliest"}};
-    for (size_t i = 0; i < sizeof(settings) / sizeof(settings[0]); i++)
-        cr_assert_eq(
-            rd_kafka_conf_set(conf, settings[i][0], settings[i][1], errstr, sizeof(errstr)),
-            RD_KAFKA_CONF_OK, "%s", errstr);
-    rd_kafka_t *rk = kt_client(RD_KAFKA_CONSUMER, conf);
+    const char *const settings[][2] = {{"group.id", group},
+                                       {"enable.auto.commit", "false"},
+                                       {"enable.partition.eof", "true"},
+                                       {"isolation.level", "read_committed"},
+                                       {"auto.offset.reset", "earliest"}};
+    rd_kafka_t *rk = kt_client(RD_KAFKA_CONSUMER, kt_conf(LEDGER_KAFKA_CONSUMER, settings,
+                                                          sizeof(settings) / sizeof(settings[0])));
     rd_kafka_poll_set_consumer(rk);
     rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(PH_PARTITIONS);
     for (int p = 0; p < PH_PARTITIONS; p++)

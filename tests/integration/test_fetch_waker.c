@@ -24,13 +24,8 @@
 #define DEADLINE_MS 120000
 
 static void produce_backlog(const char *topic) {
-    char errstr[512];
-    rd_kafka_conf_t *conf =
-        ledger_kafka_conf_new(kt_brokers(), LEDGER_KAFKA_PRODUCER, NULL, errstr, sizeof(errstr));
-    cr_assert_not_null(conf, "%s", errstr);
-    cr_assert_eq(rd_kafka_conf_set(conf, "enable.idempotence", "true", errstr, sizeof(errstr)),
-                 RD_KAFKA_CONF_OK, "%s", errstr);
-    rd_kafka_t *rk = kt_client(RD_KAFKA_PRODUCER, conf);
+    const char *const settings[][2] = {{"enable.idempotence", "true"}};
+    rd_kafka_t *rk = kt_client(RD_KAFKA_PRODUCER, kt_conf(LEDGER_KAFKA_PRODUCER, settings, 1));
     char value[64];
     for (int i = 0; i < RECORDS; i++) {
         int n = snprintf(value, sizeof(value), "record-%06d", i);
@@ -47,23 +42,17 @@ static void produce_backlog(const char *topic) {
 }
 
 static rd_kafka_t *bounded_consumer(const char *topic) {
-    char errstr[512], group[128];
+    char group[128];
     kt_unique_name(group, sizeof(group), "ledger-test-waker");
-    rd_kafka_conf_t *conf =
-        ledger_kafka_conf_new(kt_brokers(), LEDGER_KAFKA_CONSUMER, NULL, errstr, sizeof(errstr));
-    cr_assert_not_null(conf, "%s", errstr);
-    const char *settings[][2] = {
+    const char *const settings[][2] = {
         {"group.id", group},
         {"enable.auto.commit", "false"},
         {"queued.min.messages", QUEUED_MIN},
         {"queued.max.messages.kbytes", "64"},
         {"max.partition.fetch.bytes", "65536"},
     };
-    for (size_t i = 0; i < sizeof(settings) / sizeof(settings[0]); i++)
-        cr_assert_eq(
-            rd_kafka_conf_set(conf, settings[i][0], settings[i][1], errstr, sizeof(errstr)),
-            RD_KAFKA_CONF_OK, "%s", errstr);
-    rd_kafka_t *rk = kt_client(RD_KAFKA_CONSUMER, conf);
+    rd_kafka_t *rk = kt_client(RD_KAFKA_CONSUMER, kt_conf(LEDGER_KAFKA_CONSUMER, settings,
+                                                          sizeof(settings) / sizeof(settings[0])));
     rd_kafka_poll_set_consumer(rk);
     rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(parts, topic, 0)->offset = RD_KAFKA_OFFSET_BEGINNING;

@@ -240,12 +240,8 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaqu
 }
 
 static void produce_all(const char *topic, record *records, size_t n) {
-    char errstr[512];
-    rd_kafka_conf_t *conf =
-        ledger_kafka_conf_new(kt_brokers(), LEDGER_KAFKA_PRODUCER, NULL, errstr, sizeof(errstr));
-    cr_assert_not_null(conf, "%s", errstr);
-    cr_assert_eq(rd_kafka_conf_set(conf, "enable.idempotence", "true", errstr, sizeof(errstr)),
-                 RD_KAFKA_CONF_OK, "%s", errstr);
+    const char *const settings[][2] = {{"enable.idempotence", "true"}};
+    rd_kafka_conf_t *conf = kt_conf(LEDGER_KAFKA_PRODUCER, settings, 1);
     rd_kafka_conf_set_dr_msg_cb(conf, dr_msg_cb);
     rd_kafka_t *rk = kt_client(RD_KAFKA_PRODUCER, conf);
     for (size_t i = 0; i < n; i++) {

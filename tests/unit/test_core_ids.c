@@ -124,3 +124,11 @@ Test(ids, id_copy_truncates_terminates_and_zero_fills) {
     cr_expect_eq(ledger_id_copy(dst, sizeof dst, src), 5);
     cr_expect_str_eq(dst, "12345");
 }
+
+Test(ids, the_id_hash_reads_exactly_len_bytes_and_tells_close_ids_apart) {
+    cr_assert_eq(ledger_id_hash("acct-1x", 6), ledger_id_hash("acct-1", 6));
+    cr_assert_neq(ledger_id_hash("acct-1", 6), ledger_id_hash("acct-2", 6));
+    cr_assert_neq(ledger_id_hash("acct-1", 6), ledger_id_hash("acct-1", 5));
+    /* The low bits a power-of-two table uses differ for neighbouring ids. */
+    cr_assert_neq(ledger_id_hash("acct-1", 6) & 0xff, ledger_id_hash("acct-2", 6) & 0xff);
+}
