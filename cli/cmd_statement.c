@@ -9,13 +9,10 @@
  * from the months before it.
  *
  * The answer must be one state of the view, never half of one batch and
- * half of the next, and it needs keys that depend on what it reads first
- * (which earlier months exist). So it is read optimistically: WATCH the
- * account's hash (every batch that changes the account rewrites it, in the
- * same atomic unit as everything else), list the earlier months, then read
- * everything inside MULTI/EXEC together with the current generation; if the
- * account changed in between, or a rebuild switched generations, EXEC says
- * so and the read starts again.
+ * half of the next: the account's hash (every month's totals), the month's
+ * entries and the quarantine are read in one MULTI/EXEC, together with the
+ * current generation; if a rebuild switched generations since the keys were
+ * named, the read starts again.
  *
  * Output goes through jansson: the stored entries are parsed (a corrupt one
  * is reported, never printed) and written back compactly in order.
@@ -35,6 +32,7 @@
 #include "projector_keys.h"
 #include "projector_query.h"
 #include "redis.h"
+#include "statements_view.h"
 
 #define VIEW               "statements"
 #define CONNECT_TIMEOUT_MS 5000
@@ -82,18 +80,6 @@ static int parse_i64(const char *s, size_t n, int64_t *out) {
             return -1;
     }
     *out = neg ? (int64_t)(0 - v) : (int64_t)v;
-    return 0;
-}
-
-/* A stored integer field: nil reads as 0 with *present false. */
-static int reply_i64(const redisReply *r, int64_t *out, bool *present) {
-    *out = 0;
-    *present = false;
-    if (r->type == REDIS_REPLY_NIL)
-        return 0;
-    if (r->type != REDIS_REPLY_STRING || parse_i64(r->str, r->len, out) != 0)
-        return -1;
-    *present = true;
     return 0;
 }
 
@@ -145,27 +131,76 @@ typedef struct statement_read {
     json_t *entries; /* owned */
 } statement_read;
 
-/* One optimistic attempt (see the top of the file). */
+/* Adds v to *sum, or fails on overflow. */
+static int add_i64(int64_t *sum, int64_t v) {
+    return __builtin_add_overflow(*sum, v, sum) ? -1 : 0;
+}
+
+/* The account hash's fields (HGETALL): whether the account exists, the
+ * month's totals, and the opening balance (the nets of every earlier
+ * month). */
+static int fold_account(const redisReply *hash, int32_t month, bool *found, statement_read *out,
+                        char *errstr, size_t errstr_size) {
+    *found = false;
+    out->opening = out->total_in = out->total_out = 0;
+    if (hash->type != REDIS_REPLY_ARRAY || hash->elements % 2 != 0) {
+        snprintf(errstr, errstr_size, "unexpected reply to HGETALL");
+        return -1;
+    }
+    for (size_t i = 0; i < hash->elements; i += 2) {
+        const redisReply *f = hash->element[i], *v = hash->element[i + 1];
+        if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+            goto bad;
+        if (f->len == 7 && memcmp(f->str, "version", 7) == 0) {
+            *found = true;
+            continue;
+        }
+        if ((f->len == 7 && memcmp(f->str, "balance", 7) == 0) ||
+            (f->len == 5 && memcmp(f->str, "month", 5) == 0))
+            continue;
+        int64_t value;
+        char kind;
+        int32_t m;
+        if (statements_month_field_parse(f->str, f->len, &kind, &m) != 0 ||
+            parse_i64(v->str, v->len, &value) != 0 || value < 0)
+            goto bad;
+        if (m == month)
+            *(kind == 'i' ? &out->total_in : &out->total_out) = value;
+        else if (m < month && add_i64(&out->opening, kind == 'i' ? value : -value) != 0) {
+            snprintf(errstr, errstr_size, "the opening balance overflows");
+            return -1;
+        }
+        continue;
+    bad:
+        snprintf(errstr, errstr_size, "unreadable field '%.*s' of the account's hash",
+                 f->type == REDIS_REPLY_STRING ? (int)(f->len > 40 ? 40 : f->len) : 1,
+                 f->type == REDIS_REPLY_STRING ? f->str : "?");
+        return -1;
+    }
+    if (__builtin_sub_overflow(out->total_in, out->total_out, &out->net)) {
+        snprintf(errstr, errstr_size, "the month's net overflows");
+        return -1;
+    }
+    return 0;
+}
+
+/* One attempt (see the top of the file). */
 static read_outcome read_once(redisContext *c, const char *ns, const char *account, int32_t month,
                               statement_read *out, char *errstr, size_t errstr_size) {
+    enum { QUEUED = 4, REPLIES = QUEUED + 2 }; /* MULTI, the queued commands, EXEC */
     read_outcome outcome = READ_ERROR;
     int64_t gen;
-    redisReply *head[2] = {NULL, NULL};
-    redisReply **tail = NULL;
-    size_t tail_n = 0;
+    redisReply *replies[REPLIES] = {NULL};
     char month_name[16];
     ltime_month_format(month, month_name, sizeof month_name);
 
     if (projector_query_generation(c, ns, VIEW, &gen, errstr, errstr_size) != 0)
         return READ_ERROR;
-    char acct[PROJECTOR_KEY_BUF], months[PROJECTOR_KEY_BUF], mkey[PROJECTOR_KEY_BUF],
-        ekey[PROJECTOR_KEY_BUF], qkey[PROJECTOR_KEY_BUF], current[PROJECTOR_KEY_BUF];
-    char msuffix[32], esuffix[32];
-    snprintf(msuffix, sizeof msuffix, "m:%s", month_name);
+    char acct[PROJECTOR_KEY_BUF], ekey[PROJECTOR_KEY_BUF], qkey[PROJECTOR_KEY_BUF],
+        current[PROJECTOR_KEY_BUF], esuffix[32];
     snprintf(esuffix, sizeof esuffix, "e:%s", month_name);
-    if (projector_keys_account(ns, VIEW, gen, account, "acct", acct, sizeof acct) == 0 ||
-        projector_keys_account(ns, VIEW, gen, account, "months", months, sizeof months) == 0 ||
-        projector_keys_account(ns, VIEW, gen, account, msuffix, mkey, sizeof mkey) == 0 ||
+    if (projector_keys_account(ns, VIEW, gen, account, STATEMENTS_ACCOUNT_SUFFIX, acct,
+                               sizeof acct) == 0 ||
         projector_keys_account(ns, VIEW, gen, account, esuffix, ekey, sizeof ekey) == 0 ||
         projector_keys_quarantine(ns, VIEW, gen, qkey, sizeof qkey) == 0 ||
         projector_keys_current(ns, VIEW, current, sizeof current) == 0) {
@@ -173,55 +208,17 @@ static read_outcome read_once(redisContext *c, const char *ns, const char *accou
         return READ_ERROR;
     }
 
-    /* Round trip 1: watch the account, list the months before this one. */
-    redisAppendCommand(c, "WATCH %s", acct);
-    redisAppendCommand(c, "ZRANGEBYSCORE %s -inf (%d", months, (int)month);
-    if (get_replies(c, head, 2, errstr, errstr_size) != 0)
-        goto cleanup;
-    const redisReply *earlier = head[1];
-    if (earlier->type != REDIS_REPLY_ARRAY) {
-        snprintf(errstr, errstr_size, "unexpected reply to ZRANGEBYSCORE of '%s'", months);
-        goto cleanup;
-    }
-
-    for (size_t i = 0; i < earlier->elements; i++) {
-        if (earlier->element[i]->type != REDIS_REPLY_STRING || earlier->element[i]->len != 7) {
-            snprintf(errstr, errstr_size, "unreadable month list '%s'", months);
-            goto cleanup;
-        }
-    }
-
-    /* Round trip 2: everything else, in one transaction. */
-    size_t queued = 5 + earlier->elements;
-    tail_n = 2 + queued; /* MULTI, the queued commands, EXEC */
-    tail = calloc(tail_n, sizeof *tail);
-    if (tail == NULL) {
-        snprintf(errstr, errstr_size, "out of memory");
-        goto cleanup;
-    }
     redisAppendCommand(c, "MULTI");
     redisAppendCommand(c, "GET %s", current);
-    redisAppendCommand(c, "HMGET %s balance version", acct);
-    redisAppendCommand(c, "HMGET %s total_in total_out net count", mkey);
+    redisAppendCommand(c, "HGETALL %s", acct);
     redisAppendCommand(c, "LRANGE %s 0 -1", ekey);
     redisAppendCommand(c, "HEXISTS %s %s", qkey, account);
-    for (size_t i = 0; i < earlier->elements; i++) {
-        const redisReply *m = earlier->element[i];
-        char key[PROJECTOR_KEY_BUF], suffix[32];
-        snprintf(suffix, sizeof suffix, "m:%.*s", (int)m->len, m->str);
-        projector_keys_account(ns, VIEW, gen, account, suffix, key, sizeof key);
-        redisAppendCommand(c, "HGET %s net", key);
-    }
     redisAppendCommand(c, "EXEC");
-    if (get_replies(c, tail, tail_n, errstr, errstr_size) != 0)
+    if (get_replies(c, replies, REPLIES, errstr, errstr_size) != 0)
         goto cleanup;
 
-    const redisReply *exec = tail[tail_n - 1];
-    if (exec->type == REDIS_REPLY_NIL) {
-        outcome = READ_RETRY; /* the account changed since WATCH */
-        goto cleanup;
-    }
-    if (exec->type != REDIS_REPLY_ARRAY || exec->elements != queued) {
+    const redisReply *exec = replies[REPLIES - 1];
+    if (exec->type != REDIS_REPLY_ARRAY || exec->elements != QUEUED) {
         snprintf(errstr, errstr_size, "unexpected reply to EXEC");
         goto cleanup;
     }
@@ -237,48 +234,25 @@ static read_outcome read_once(redisContext *c, const char *ns, const char *accou
         goto cleanup;
     }
 
-    int64_t balance, version;
-    bool has_balance, has_version;
-    if (r[1]->type != REDIS_REPLY_ARRAY || r[1]->elements != 2 ||
-        reply_i64(r[1]->element[0], &balance, &has_balance) != 0 ||
-        reply_i64(r[1]->element[1], &version, &has_version) != 0) {
-        snprintf(errstr, errstr_size, "unreadable '%s'", acct);
+    out->stale = r[3]->type == REDIS_REPLY_INTEGER && r[3]->integer == 1;
+    bool found;
+    char why[256];
+    if (fold_account(r[1], month, &found, out, why, sizeof why) != 0) {
+        snprintf(errstr, errstr_size, "unreadable '%s': %s", acct, why);
         goto cleanup;
     }
-    out->stale = r[4]->type == REDIS_REPLY_INTEGER && r[4]->integer == 1;
-    if (!has_version) {
+    if (!found) {
         outcome = READ_NOT_FOUND;
         goto cleanup;
     }
-
-    int64_t count;
-    bool present[4];
-    if (r[2]->type != REDIS_REPLY_ARRAY || r[2]->elements != 4 ||
-        reply_i64(r[2]->element[0], &out->total_in, &present[0]) != 0 ||
-        reply_i64(r[2]->element[1], &out->total_out, &present[1]) != 0 ||
-        reply_i64(r[2]->element[2], &out->net, &present[2]) != 0 ||
-        reply_i64(r[2]->element[3], &count, &present[3]) != 0 || r[3]->type != REDIS_REPLY_ARRAY ||
-        (present[3] ? count : 0) != (int64_t)r[3]->elements) {
-        snprintf(errstr, errstr_size, "unreadable month '%s' in '%s'", month_name, mkey);
+    if (r[2]->type != REDIS_REPLY_ARRAY) {
+        snprintf(errstr, errstr_size, "unexpected reply to LRANGE of '%s'", ekey);
         goto cleanup;
     }
 
-    out->opening = 0;
-    for (size_t i = 0; i < earlier->elements; i++) {
-        int64_t net;
-        bool has;
-        const redisReply *m = earlier->element[i];
-        if (reply_i64(r[5 + i], &net, &has) != 0 || !has ||
-            __builtin_add_overflow(out->opening, net, &out->opening)) {
-            snprintf(errstr, errstr_size, "unreadable month '%.*s' of '%s' in the %s view",
-                     (int)m->len, m->str, account, VIEW);
-            goto cleanup;
-        }
-    }
-
     out->entries = json_array();
-    for (size_t i = 0; out->entries != NULL && i < r[3]->elements; i++) {
-        const redisReply *e = r[3]->element[i];
+    for (size_t i = 0; out->entries != NULL && i < r[2]->elements; i++) {
+        const redisReply *e = r[2]->element[i];
         json_error_t jerr;
         json_t *entry = e->type == REDIS_REPLY_STRING ? json_loadb(e->str, e->len, 0, &jerr) : NULL;
         if (entry == NULL || !json_is_object(entry)) {
@@ -299,11 +273,7 @@ cleanup:
         json_decref(out->entries);
         out->entries = NULL;
     }
-    free_replies(head, 2);
-    if (tail != NULL) {
-        free_replies(tail, tail_n);
-        free(tail);
-    }
+    free_replies(replies, REPLIES);
     return outcome;
 }
 

@@ -23,7 +23,7 @@ static const char *const entry_type_names[] = {
 
 #define ENTRY_TYPE_COUNT ((int)(sizeof entry_type_names / sizeof entry_type_names[0]))
 
-static int64_t statement_sat_add(int64_t a, int64_t b) {
+int64_t statement_sat_add(int64_t a, int64_t b) {
     int64_t r;
     if (__builtin_add_overflow(a, b, &r))
         return b > 0 ? INT64_MAX : INT64_MIN;

@@ -48,6 +48,9 @@ bool statement_line_of(const ledger_event *event, int64_t balance_before, statem
 /* "deposit", "withdrawal", "transfer_sent", ...; NULL when out of range. */
 const char *statement_entry_type_name(statement_entry_type type);
 
+/* a + b, clamped to the int64 range: totals saturate rather than wrap. */
+int64_t statement_sat_add(int64_t a, int64_t b);
+
 /* A month with no entries yet, whose opening (and closing) balance is the
  * carried balance. */
 void statement_month_init(statement_month *month, int32_t month_number, int64_t carried_balance);

@@ -2,26 +2,34 @@
  * statements.c - the statements view: running balance, month totals and
  * pre-rendered statement entries per account (layout in statements_view.h).
  *
- * Why this shape: a batch reads the account's running balance and version
- * and the totals of each month its events fall in (HMGETs in round trip 1),
- * and writes each month's new totals with one HSET - one write instead of
- * four HINCRBYs and a ZADD, since writes are what Redis spends most on (they
- * are queued, executed and appended to the AOF); the month joins the
- * `months` index only when its totals were absent. Entries are RPUSHed,
- * which is safe because the runtime writes a batch atomically with its
- * checkpoint and the version check skips events already applied, so an
- * entry is never pushed twice. Entries are rendered here, once, so a query
- * only concatenates them.
+ * Why this shape: Redis's cost of this view is per command and per key, and
+ * a catch-up creates a month of an account with almost every event (the
+ * accounts of a long log are spread over its years). So an account is one
+ * hash that holds its running balance, version, latest month and every
+ * month's totals, plus one list of entries per month: a batch reads the
+ * account with one HMGET (round trip 1) and writes it with one HSET and one
+ * RPUSH per month it touches. Totals are two fields per month (total_in,
+ * total_out): the net is their difference, and a month's opening balance the
+ * sum of the nets before it, which `ledger statement` adds up from the same
+ * hash. Entries are RPUSHed, which is safe because the runtime writes a batch
+ * atomically with its checkpoint and the version check skips events already
+ * applied, so an entry is never pushed twice. Entries are rendered here,
+ * once, so a query only concatenates them.
  *
  * Events are folded in log order with the pure core (statement_line_of,
  * statement_month_add). Consecutive events of the same month form a run
  * whose entries are pushed together; a back-dated event simply starts
  * another run for its own month, so each month's list stays in log order,
- * and its totals join the month's. Months beyond the first MONTH_READS of
- * an account's batch (only a feed of back-dated events has that many) are
- * not read: their totals are HINCRBY deltas and ZADD, as exact. Nothing is
- * allocated: entries are rendered into a fixed chunk that is flushed as one
- * RPUSH when full.
+ * and its totals join the month's. Months beyond the first MONTH_READS of an
+ * account's batch (only a feed of back-dated events has that many) are not
+ * read: their totals are HINCRBY deltas, as exact.
+ *
+ * The runtime may keep an account's state between batches (view.h,
+ * state_size): balance, version and the latest month with its totals. A
+ * batch whose months are all that month or later then reads nothing; one
+ * that goes back to an earlier month reads the hash as without a kept state.
+ * Nothing is allocated: entries are rendered into a fixed chunk that is
+ * flushed as one RPUSH when full.
  */
 #include "statements_view.h"
 
@@ -39,6 +47,12 @@
 #define ENTRY_CHUNK 16
 /* Months of one account's batch whose totals are read (the rest add deltas). */
 #define MONTH_READS 8
+/* "i:" or "o:" and a month: "i:-12345-01" at the widest. */
+#define FIELD_BUF 24
+/* HMGET key balance version month, then two fields per month. */
+#define READ_ARGS (5 + 2 * MONTH_READS)
+/* No month stored yet. */
+#define NO_MONTH INT32_MIN
 
 /* ---- rendering ---- */
 
@@ -68,6 +82,26 @@ size_t statements_entry_render(const statement_line *line, char *buf, size_t siz
     }
     text_cursor_put_str(&c, "}");
     return c.overflow ? 0 : c.len;
+}
+
+size_t statements_month_field(char kind, int32_t month, char *buf, size_t size) {
+    char name[LTIME_TEXT_BUF];
+    size_t n = ltime_month_format(month, name, sizeof name);
+    if (n == 0 || n + 3 > size)
+        return 0;
+    buf[0] = kind;
+    buf[1] = ':';
+    memcpy(buf + 2, name, n + 1);
+    return n + 2;
+}
+
+int statements_month_field_parse(const char *field, size_t len, char *kind, int32_t *month) {
+    const char *why = NULL;
+    if (len < 3 || (field[0] != 'i' && field[0] != 'o') || field[1] != ':' ||
+        ltime_month_parse(field + 2, len - 2, month, &why) != 0)
+        return -1;
+    *kind = field[0];
+    return 0;
 }
 
 /* ---- stored state ---- */
@@ -114,6 +148,20 @@ bad:
     return -1;
 }
 
+/* What the runtime keeps of an account between batches (state_size). */
+typedef struct statements_kept {
+    int64_t version; /* -1: nothing usable kept */
+    int64_t balance;
+    int32_t month;     /* the latest month with entries, or NO_MONTH */
+    bool month_totals; /* total_in/total_out below are that month's */
+    int64_t total_in, total_out;
+} statements_kept;
+
+static const statements_kept *kept_of(const view_account_input *input) {
+    const statements_kept *k = input->cached;
+    return k != NULL && k->version >= 0 ? k : NULL;
+}
+
 /* ---- the months of a batch ---- */
 
 /* The distinct months of events[0..n) in order of first appearance, at most
@@ -136,24 +184,23 @@ static size_t batch_months(const ledger_event *events, size_t n, int32_t *months
     return count;
 }
 
-static const char *const month_fields[] = {"total_in", "total_out", "net", "count"};
+/* Whether the kept state tells the stored totals of every month listed:
+ * the kept latest month, or a later one (nothing stored yet). */
+static bool kept_covers(const statements_kept *k, const int32_t *months, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (months[i] < k->month || (months[i] == k->month && !k->month_totals))
+            return false;
+    return true;
+}
 
 /* One read month of an account's batch: what is stored and what is added. */
 typedef struct month_total {
     int32_t month;
-    bool stored; /* the totals hash exists, so the month is in the index */
     bool touched;
-    int64_t values[4]; /* total_in, total_out, net, count */
+    int64_t total_in, total_out;
 } month_total;
 
 /* ---- writes ---- */
-
-static void write_strs(view_batch *batch, int argc, const char **argv) {
-    size_t lens[2 + 2 * ENTRY_CHUNK];
-    for (int i = 0; i < argc; i++)
-        lens[i] = strlen(argv[i]);
-    view_batch_write(batch, argc, argv, lens);
-}
 
 /* The current month run of an account's batch: totals and pending entries. */
 typedef struct month_run {
@@ -165,12 +212,11 @@ typedef struct month_run {
     char text[ENTRY_CHUNK][STATEMENTS_ENTRY_MAX];
 } month_run;
 
-static int month_key(view_batch *batch, const char *account, const char *kind, const char *month,
-                     char *key, char *errstr, size_t errstr_size) {
-    char suffix[32];
-    snprintf(suffix, sizeof suffix, "%s:%s", kind, month);
+static int account_key(view_batch *batch, const char *account, const char *suffix, char *key,
+                       char *errstr, size_t errstr_size) {
     if (view_batch_account_key(batch, account, suffix, key, KEY_BUF) == 0) {
-        snprintf(errstr, errstr_size, "key of account '%s' too long", account);
+        if (errstr != NULL)
+            snprintf(errstr, errstr_size, "key of account '%s' too long", account);
         return -1;
     }
     return 0;
@@ -180,8 +226,9 @@ static int flush_entries(view_batch *batch, const char *account, month_run *run,
                          size_t errstr_size) {
     if (run->pending == 0)
         return 0;
-    char key[KEY_BUF];
-    if (month_key(batch, account, "e", run->name, key, errstr, errstr_size) != 0)
+    char key[KEY_BUF], suffix[32];
+    snprintf(suffix, sizeof suffix, "e:%s", run->name);
+    if (account_key(batch, account, suffix, key, errstr, errstr_size) != 0)
         return -1;
     const char *argv[2 + ENTRY_CHUNK];
     size_t lens[2 + ENTRY_CHUNK];
@@ -198,46 +245,36 @@ static int flush_entries(view_batch *batch, const char *account, month_run *run,
     return 0;
 }
 
-/* Writes the run's entries and adds its totals to its month's: to the read
- * month in `totals` (written by write_months), else as deltas with the
- * month in the index. */
+/* Writes the run's entries and adds its totals to its month's: to the known
+ * month in `totals` (stored by the final HSET), else as HINCRBY deltas. */
 static int flush_month(view_batch *batch, const char *account, month_run *run, month_total *totals,
                        size_t n_totals, char *errstr, size_t errstr_size) {
     if (!run->active)
         return 0;
     if (flush_entries(batch, account, run, errstr, errstr_size) != 0)
         return -1;
+    run->active = false;
     const statement_month *r = &run->totals;
     for (size_t i = 0; i < n_totals; i++) {
         if (totals[i].month != r->month)
             continue;
-        totals[i].values[0] += r->total_in;
-        totals[i].values[1] += r->total_out;
-        totals[i].values[2] += r->closing_balance - r->opening_balance;
-        totals[i].values[3] += r->entries;
+        totals[i].total_in = statement_sat_add(totals[i].total_in, r->total_in);
+        totals[i].total_out = statement_sat_add(totals[i].total_out, r->total_out);
         totals[i].touched = true;
-        run->active = false;
         return 0;
     }
-    char key[KEY_BUF], score[16], num[24];
-    if (view_batch_account_key(batch, account, "months", key, sizeof key) == 0) {
-        snprintf(errstr, errstr_size, "key of account '%s' too long", account);
+    char key[KEY_BUF], field[FIELD_BUF], num[TEXT_INT_BUF];
+    if (account_key(batch, account, STATEMENTS_ACCOUNT_SUFFIX, key, errstr, errstr_size) != 0)
         return -1;
+    const int64_t values[] = {r->total_in, r->total_out};
+    for (int i = 0; i < 2; i++) {
+        size_t field_len =
+            statements_month_field(i == 0 ? 'i' : 'o', r->month, field, sizeof field);
+        size_t num_len = text_int_format(values[i], num);
+        const char *argv[] = {"HINCRBY", key, field, num};
+        const size_t lens[] = {7, strlen(key), field_len, num_len};
+        view_batch_write(batch, 4, argv, lens);
     }
-    snprintf(score, sizeof score, "%" PRId32, run->totals.month);
-    write_strs(batch, 4, (const char *[]){"ZADD", key, score, run->name});
-
-    if (month_key(batch, account, "m", run->name, key, errstr, errstr_size) != 0)
-        return -1;
-    const statement_month *m = &run->totals;
-    static const char *const fields[] = {"total_in", "total_out", "net", "count"};
-    const int64_t values[] = {m->total_in, m->total_out, m->closing_balance - m->opening_balance,
-                              m->entries};
-    for (int i = 0; i < 4; i++) {
-        snprintf(num, sizeof num, "%" PRId64, values[i]);
-        write_strs(batch, 4, (const char *[]){"HINCRBY", key, fields[i], num});
-    }
-    run->active = false;
     return 0;
 }
 
@@ -246,81 +283,90 @@ static int flush_month(view_batch *batch, const char *account, month_run *run, m
 static size_t statements_read(const void *state, view_batch *batch,
                               const view_account_input *input) {
     (void)state;
-    char key[KEY_BUF];
-    if (view_batch_account_key(batch, input->account, "acct", key, sizeof key) == 0)
-        return 0; /* apply_account reports it */
-    const char *argv[] = {"HMGET", key, "balance", "version"};
-    const size_t lens[] = {5, strlen(key), 7, 7};
-    view_batch_read(batch, 4, argv, lens);
-
     int32_t months[MONTH_READS];
     size_t n = batch_months(input->events, input->event_count, months);
-    for (size_t i = 0; i < n; i++) {
-        char name[16];
-        ltime_month_format(months[i], name, sizeof name);
-        if (month_key(batch, input->account, "m", name, key, NULL, 0) != 0)
-            return 1 + i; /* apply_account reports it */
-        const char *m_argv[] = {
-            "HMGET", key, month_fields[0], month_fields[1], month_fields[2], month_fields[3]};
-        const size_t m_lens[] = {5, strlen(key), 8, 9, 3, 5};
-        view_batch_read(batch, 6, m_argv, m_lens);
+    const statements_kept *k = kept_of(input);
+    if (k != NULL && kept_covers(k, months, n))
+        return 0;
+    char key[KEY_BUF];
+    if (account_key(batch, input->account, STATEMENTS_ACCOUNT_SUFFIX, key, NULL, 0) != 0)
+        return 0; /* apply_account reports it */
+    char fields[2 * MONTH_READS][FIELD_BUF];
+    const char *argv[READ_ARGS] = {"HMGET", key, "balance", "version", "month"};
+    size_t lens[READ_ARGS] = {5, strlen(key), 7, 7, 5};
+    for (size_t i = 0; i < 2 * n; i++) {
+        argv[5 + i] = fields[i];
+        lens[5 + i] =
+            statements_month_field(i % 2 == 0 ? 'i' : 'o', months[i / 2], fields[i], FIELD_BUF);
     }
-    return 1 + n;
+    view_batch_read(batch, (int)(5 + 2 * n), argv, lens);
+    return 1;
 }
 
-/* The totals of the read months from their HMGET replies. */
-static int read_totals(const view_account_input *input, month_total *totals, size_t n, char *errstr,
-                       size_t errstr_size) {
-    for (size_t i = 0; i < n; i++) {
-        const redisReply *r = input->replies[1 + i];
-        if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 4) {
-            snprintf(errstr, errstr_size, "unreadable month totals of '%s'", input->account);
+/* The stored state from the HMGET reply: balance, version, latest month
+ * and the totals of the read months. */
+static int parse_stored(const view_account_input *input, int64_t *balance, int64_t *version,
+                        int32_t *latest, month_total *totals, size_t n, char *errstr,
+                        size_t errstr_size) {
+    const char *account = input->account;
+    const redisReply *r = input->replies[0];
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements < 3 + 2 * n) {
+        snprintf(errstr, errstr_size, "unreadable statements state of '%s'", account);
+        return -1;
+    }
+    bool has_balance, has_version, has;
+    if (reply_int64(r->element[0], "balance", balance, &has_balance, errstr, errstr_size) != 0 ||
+        reply_int64(r->element[1], "version", version, &has_version, errstr, errstr_size) != 0)
+        return -1;
+    if (has_balance != has_version || *version < 0) {
+        snprintf(errstr, errstr_size,
+                 "unreadable statements state of '%s': balance and version disagree", account);
+        return -1;
+    }
+    *latest = NO_MONTH;
+    const redisReply *m = r->element[2];
+    if (m->type == REDIS_REPLY_STRING) {
+        const char *why = NULL;
+        if (ltime_month_parse(m->str, m->len, latest, &why) != 0) {
+            snprintf(errstr, errstr_size, "unreadable latest month '%.*s' of '%s': %s",
+                     (int)(m->len > 40 ? 40 : m->len), m->str, account, why);
             return -1;
         }
-        totals[i].stored = false;
-        totals[i].touched = false;
-        for (size_t f = 0; f < 4; f++) {
-            bool present;
-            if (reply_int64(r->element[f], month_fields[f], &totals[i].values[f], &present, errstr,
-                            errstr_size) != 0)
-                return -1;
-            totals[i].stored = totals[i].stored || present;
-        }
+    } else if (m->type != REDIS_REPLY_NIL) {
+        snprintf(errstr, errstr_size, "unreadable latest month of '%s'", account);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (reply_int64(r->element[3 + 2 * i], "total_in", &totals[i].total_in, &has, errstr,
+                        errstr_size) != 0 ||
+            reply_int64(r->element[4 + 2 * i], "total_out", &totals[i].total_out, &has, errstr,
+                        errstr_size) != 0)
+            return -1;
     }
     return 0;
 }
 
-/* The new totals of every read month the batch added to (one HSET each),
- * and the index entry of those that were not stored. */
-static int write_months(view_batch *batch, const char *account, const month_total *totals, size_t n,
-                        char *errstr, size_t errstr_size) {
+static void keep_state(const view_account_input *input, int64_t balance, int64_t version,
+                       int32_t latest, const month_total *totals, size_t n, bool latest_known,
+                       int64_t latest_in, int64_t latest_out) {
+    if (input->state_out == NULL)
+        return;
+    statements_kept k;
+    memset(&k, 0, sizeof k);
+    k.version = version;
+    k.balance = balance;
+    k.month = latest;
+    k.month_totals = latest == NO_MONTH || latest_known;
+    k.total_in = latest_in;
+    k.total_out = latest_out;
     for (size_t i = 0; i < n; i++) {
-        if (!totals[i].touched)
-            continue;
-        char key[KEY_BUF], name[16], nums[4][TEXT_INT_BUF];
-        ltime_month_format(totals[i].month, name, sizeof name);
-        if (!totals[i].stored) {
-            char score[TEXT_INT_BUF];
-            if (view_batch_account_key(batch, account, "months", key, sizeof key) == 0) {
-                snprintf(errstr, errstr_size, "key of account '%s' too long", account);
-                return -1;
-            }
-            text_int_format(totals[i].month, score);
-            write_strs(batch, 4, (const char *[]){"ZADD", key, score, name});
+        if (totals[i].month == latest) {
+            k.month_totals = true;
+            k.total_in = totals[i].total_in;
+            k.total_out = totals[i].total_out;
         }
-        if (month_key(batch, account, "m", name, key, errstr, errstr_size) != 0)
-            return -1;
-        const char *argv[10] = {"HSET", key};
-        size_t lens[10] = {4, strlen(key)};
-        for (int f = 0; f < 4; f++) {
-            argv[2 + 2 * f] = month_fields[f];
-            lens[2 + 2 * f] = strlen(month_fields[f]);
-            argv[3 + 2 * f] = nums[f];
-            lens[3 + 2 * f] = text_int_format(totals[i].values[f], nums[f]);
-        }
-        view_batch_write(batch, 10, argv, lens);
     }
-    return 0;
+    memcpy(input->state_out, &k, sizeof k);
 }
 
 static int statements_apply(const void *state, view_batch *batch, const view_account_input *input,
@@ -329,30 +375,35 @@ static int statements_apply(const void *state, view_batch *batch, const view_acc
     const char *account = input->account;
     int32_t months[MONTH_READS];
     size_t n_months = batch_months(input->events, input->event_count, months);
-    if (input->reply_count < 1 + n_months || input->replies == NULL) {
-        snprintf(errstr, errstr_size, "statements state of '%s' not read (key too long?)", account);
-        return -1;
-    }
     month_total totals[MONTH_READS];
     for (size_t i = 0; i < n_months; i++)
-        totals[i].month = months[i];
-    if (read_totals(input, totals, n_months, errstr, errstr_size) != 0)
-        return -1;
-    const redisReply *r = input->replies[0];
-    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
-        snprintf(errstr, errstr_size, "unreadable statements state of '%s'", account);
-        return -1;
-    }
+        totals[i] = (month_total){.month = months[i]};
+
     int64_t balance, version;
-    bool has_balance, has_version;
-    if (reply_int64(r->element[0], "balance", &balance, &has_balance, errstr, errstr_size) != 0 ||
-        reply_int64(r->element[1], "version", &version, &has_version, errstr, errstr_size) != 0)
-        return -1;
-    if (has_balance != has_version || version < 0) {
-        snprintf(errstr, errstr_size,
-                 "unreadable statements state of '%s': balance and version "
-                 "disagree",
-                 account);
+    int32_t stored_latest;
+    /* The stored latest month's totals, when known without being a read month. */
+    bool latest_known = false;
+    int64_t latest_in = 0, latest_out = 0;
+    const statements_kept *k = kept_of(input);
+    if (input->reply_count == 0 && k != NULL) {
+        balance = k->balance;
+        version = k->version;
+        stored_latest = k->month;
+        latest_known = k->month_totals;
+        latest_in = k->total_in;
+        latest_out = k->total_out;
+        for (size_t i = 0; i < n_months; i++) {
+            if (months[i] == k->month) {
+                totals[i].total_in = k->total_in;
+                totals[i].total_out = k->total_out;
+            }
+        }
+    } else if (input->reply_count >= 1 && input->replies != NULL) {
+        if (parse_stored(input, &balance, &version, &stored_latest, totals, n_months, errstr,
+                         errstr_size) != 0)
+            return -1;
+    } else {
+        snprintf(errstr, errstr_size, "statements state of '%s' not read (key too long?)", account);
         return -1;
     }
 
@@ -371,9 +422,13 @@ static int statements_apply(const void *state, view_batch *batch, const view_acc
         }
         expect++;
     }
-    if (expect == version + 1)
+    if (expect == version + 1) {
+        keep_state(input, balance, version, stored_latest, totals, n_months, latest_known,
+                   latest_in, latest_out);
         return 0; /* a replay: nothing new */
+    }
 
+    int32_t latest = stored_latest;
     month_run run;
     run.active = false;
     run.pending = 0;
@@ -386,6 +441,8 @@ static int statements_apply(const void *state, view_batch *batch, const view_acc
         if (!statement_line_of(e, balance, &line))
             continue;
         balance = line.balance_after;
+        if (line.month > latest || latest == NO_MONTH)
+            latest = line.month;
         if (run.active && run.totals.month != line.month &&
             flush_month(batch, account, &run, totals, n_months, errstr, errstr_size) != 0)
             return -1;
@@ -406,18 +463,52 @@ static int statements_apply(const void *state, view_batch *batch, const view_acc
         }
         run.len[run.pending++] = n;
     }
-    if (flush_month(batch, account, &run, totals, n_months, errstr, errstr_size) != 0 ||
-        write_months(batch, account, totals, n_months, errstr, errstr_size) != 0)
+    if (flush_month(batch, account, &run, totals, n_months, errstr, errstr_size) != 0)
         return -1;
 
-    char key[KEY_BUF], bal[24], ver[24];
-    if (view_batch_account_key(batch, account, "acct", key, sizeof key) == 0) {
-        snprintf(errstr, errstr_size, "key of account '%s' too long", account);
+    /* One HSET: balance, version, the latest month if it moved, and the
+     * totals of every known month the batch added to. */
+    char key[KEY_BUF], bal[TEXT_INT_BUF], ver[TEXT_INT_BUF], latest_name[LTIME_TEXT_BUF];
+    char fields[2 * MONTH_READS][FIELD_BUF], nums[2 * MONTH_READS][TEXT_INT_BUF];
+    const char *argv[4 + 2 + 2 * 2 * MONTH_READS + 2];
+    size_t lens[4 + 2 + 2 * 2 * MONTH_READS + 2];
+    if (account_key(batch, account, STATEMENTS_ACCOUNT_SUFFIX, key, errstr, errstr_size) != 0)
         return -1;
+    int argc = 0;
+    argv[argc] = "HSET";
+    lens[argc++] = 4;
+    argv[argc] = key;
+    lens[argc++] = strlen(key);
+    argv[argc] = "balance";
+    lens[argc++] = 7;
+    argv[argc] = bal;
+    lens[argc++] = text_int_format(balance, bal);
+    argv[argc] = "version";
+    lens[argc++] = 7;
+    argv[argc] = ver;
+    lens[argc++] = text_int_format(version, ver);
+    if (latest != stored_latest) {
+        argv[argc] = "month";
+        lens[argc++] = 5;
+        argv[argc] = latest_name;
+        lens[argc++] = ltime_month_format(latest, latest_name, sizeof latest_name);
     }
-    text_int_format(balance, bal);
-    text_int_format(version, ver);
-    write_strs(batch, 6, (const char *[]){"HSET", key, "balance", bal, "version", ver});
+    size_t f = 0;
+    for (size_t i = 0; i < n_months; i++) {
+        if (!totals[i].touched)
+            continue;
+        const int64_t values[] = {totals[i].total_in, totals[i].total_out};
+        for (int j = 0; j < 2; j++, f++) {
+            argv[argc] = fields[f];
+            lens[argc++] =
+                statements_month_field(j == 0 ? 'i' : 'o', totals[i].month, fields[f], FIELD_BUF);
+            argv[argc] = nums[f];
+            lens[argc++] = text_int_format(values[j], nums[f]);
+        }
+    }
+    view_batch_write(batch, argc, argv, lens);
+    keep_state(input, balance, version, latest, totals, n_months,
+               latest == stored_latest && latest_known, latest_in, latest_out);
     return 0;
 }
 
@@ -429,4 +520,5 @@ const projector_view statements_view = {
     .close = NULL,
     .read_account = statements_read,
     .apply_account = statements_apply,
+    .state_size = sizeof(statements_kept),
 };

@@ -5,17 +5,19 @@
  *
  * Redis layout under the view's generation (keys from view.h):
  *
- *   {A}:acct          hash   balance (running, in log order), version (last seq)
- *   {A}:months        zset   member "YYYY-MM", score ltime_month_of
- *   {A}:m:<YYYY-MM>   hash   total_in, total_out, net, count (cents, counts)
+ *   {A}:account       hash   balance (running, in log order), version (last
+ *                            seq), month (latest "YYYY-MM" with entries), and
+ *                            per month with entries i:<YYYY-MM> (total_in)
+ *                            and o:<YYYY-MM> (total_out), in cents
  *   {A}:e:<YYYY-MM>   list   entries in log order, e.g.
  *       {"at":"2026-11-02T09:00:00Z","seq":2,"type":"deposit","amount":"10.00",
  *        "balance_after":"10.00"}
  *       transfers add "counterparty" and "transfer_id"; amounts are signed.
  *
- * A month's opening balance is not stored: it is the sum of the nets of the
- * account's earlier months (a back-dated event would otherwise have to
- * rewrite every later month), which `ledger statement` adds up when asked.
+ * A month's net is total_in - total_out, and its opening balance is not
+ * stored: it is the sum of the nets of the account's earlier months (a
+ * back-dated event would otherwise have to rewrite every later month), which
+ * `ledger statement` adds up from the same hash (HGETALL).
  *
  * Besides the view itself, the header exposes its pure pieces for the tests.
  */
@@ -40,5 +42,17 @@ extern const projector_view statements_view;
  * whatever bytes a decoded event holds (bytes >= 0x80 become U+FFFD: a valid
  * account or transfer id is ASCII). */
 size_t statements_entry_render(const statement_line *line, char *buf, size_t size);
+
+/* The hash of an account (the suffix of its key). */
+#define STATEMENTS_ACCOUNT_SUFFIX "account"
+
+/* A month's field of the account hash, "<kind>:YYYY-MM" (kind 'i' for
+ * total_in, 'o' for total_out). Returns the length written, 0 when it does
+ * not fit (24 bytes always do). */
+size_t statements_month_field(char kind, int32_t month, char *buf, size_t size);
+
+/* The kind and month of a field written by statements_month_field. Returns
+ * 0, or -1 when `field` is not one (balance, version, month, or garbage). */
+int statements_month_field_parse(const char *field, size_t len, char *kind, int32_t *month);
 
 #endif

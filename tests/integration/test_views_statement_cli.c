@@ -295,28 +295,23 @@ Test(views_statement_cli, queries_read_the_current_generation) {
     vw_world *w = vw_world_new(1);
     redisContext *c = vw_redis(w);
     const char *ns = vw_redis_prefix(w);
-    char k[8][256];
+    char k[5][256];
     snprintf(k[0], sizeof k[0], "%s:statements:current", ns);
-    snprintf(k[1], sizeof k[1], "%s:statements:g1:{A}:acct", ns);
-    snprintf(k[2], sizeof k[2], "%s:statements:g2:{A}:acct", ns);
-    snprintf(k[3], sizeof k[3], "%s:statements:g2:{A}:months", ns);
-    snprintf(k[4], sizeof k[4], "%s:statements:g2:{A}:m:2026-10", ns);
-    snprintf(k[5], sizeof k[5], "%s:statements:g2:{A}:m:2026-11", ns);
-    snprintf(k[6], sizeof k[6], "%s:statements:g2:{A}:e:2026-11", ns);
-    snprintf(k[7], sizeof k[7], "%s:fraud:current", ns);
+    snprintf(k[1], sizeof k[1], "%s:statements:g1:{A}:account", ns);
+    snprintf(k[2], sizeof k[2], "%s:statements:g2:{A}:account", ns);
+    snprintf(k[3], sizeof k[3], "%s:statements:g2:{A}:e:2026-11", ns);
+    snprintf(k[4], sizeof k[4], "%s:fraud:current", ns);
     redis_ok(c, (const char *[]){"SET", k[0], "2", NULL});
-    redis_ok(c, (const char *[]){"HSET", k[1], "balance", "1", "version", "1", NULL});
-    redis_ok(c, (const char *[]){"HSET", k[2], "balance", "750", "version", "3", NULL});
-    redis_ok(c, (const char *[]){"ZADD", k[3], "24321", "2026-10", "24322", "2026-11", NULL});
-    redis_ok(c, (const char *[]){"HSET", k[4], "total_in", "1000", "total_out", "0", "net", "1000",
-                                 "count", "1", NULL});
-    redis_ok(c, (const char *[]){"HSET", k[5], "total_in", "0", "total_out", "250", "net", "-250",
-                                 "count", "1", NULL});
-    redis_ok(c, (const char *[]){"RPUSH", k[6],
+    redis_ok(c, (const char *[]){"HSET", k[1], "balance", "1", "version", "1", "month", "2026-11",
+                                 "i:2026-11", "1", "o:2026-11", "0", NULL});
+    redis_ok(c, (const char *[]){"HSET", k[2], "balance", "750", "version", "3", "month", "2026-11",
+                                 "i:2026-10", "1000", "o:2026-10", "0", "i:2026-11", "0",
+                                 "o:2026-11", "250", NULL});
+    redis_ok(c, (const char *[]){"RPUSH", k[3],
                                  "{\"at\":\"2026-11-05T12:00:00Z\",\"seq\":3,\"type\":"
                                  "\"withdrawal\",\"amount\":\"-2.50\",\"balance_after\":\"7.50\"}",
                                  NULL});
-    redis_ok(c, (const char *[]){"SET", k[7], "2", NULL});
+    redis_ok(c, (const char *[]){"SET", k[4], "2", NULL});
     redisFree(c);
 
     expect_run(w, (const char *[]){"statement", "A", "2026-11", NULL}, 0,
@@ -327,5 +322,30 @@ Test(views_statement_cli, queries_read_the_current_generation) {
     /* The fraud view's generation 2 is empty: nothing found there. */
     expect_run(w, (const char *[]){"flags", "A", NULL}, 1,
                "{\"account\":\"A\",\"error\":\"not_found\"}\n");
+    vw_world_destroy(w);
+}
+
+/* A stored state the query cannot read is an error naming the key and the
+ * field, never a statement with a wrong total. */
+Test(views_statement_cli, an_unreadable_stored_state_exits_3_naming_it) {
+    vw_world *w = vw_world_new(1);
+    redisContext *c = vw_redis(w);
+    char k[256];
+    snprintf(k, sizeof k, "%s:statements:g1:{A}:account", vw_redis_prefix(w));
+    static const char *const bad[][2] = {
+        {"i:2026-10", "ten"}, {"x:2026-10", "1"}, {"o:2026-13", "1"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        redis_ok(c, (const char *[]){"DEL", k, NULL});
+        redis_ok(c, (const char *[]){"HSET", k, "balance", "1", "version", "1", bad[i][0],
+                                     bad[i][1], NULL});
+        cli_result res;
+        vw_cli(w, &res, (const char *[]){"statement", "A", "2026-11", NULL});
+        cr_expect_eq(res.exit_code, 3, "%s: exit %d, stderr: %s", bad[i][0], res.exit_code,
+                     res.err);
+        cr_expect_str_eq(res.out, "", "%s", bad[i][0]);
+        cr_expect(strstr(res.err, k) != NULL && strstr(res.err, bad[i][0]) != NULL,
+                  "%s: stderr '%s'", bad[i][0], res.err);
+    }
+    redisFree(c);
     vw_world_destroy(w);
 }

@@ -44,6 +44,8 @@ struct view_batch {
     cmd_list writes;
 };
 
+#define KEPT_STATE_MAX 256
+
 struct harness {
     char ns[64], view[64];
     int64_t gen;
@@ -51,6 +53,14 @@ struct harness {
     size_t nkeys, cap;
     char error[512];
     size_t last_reads, last_writes;
+    /* Kept states (harness_keep_states): one per account, as the runtime's
+     * state_cache keeps them. */
+    size_t state_size;
+    struct kept {
+        char account[LEDGER_ACCOUNT_BUF];
+        unsigned char state[KEPT_STATE_MAX];
+    } * kept;
+    size_t nkept, kept_cap;
 };
 
 static char *dup_len(const char *s, size_t n) {
@@ -94,6 +104,7 @@ void harness_destroy(harness *h) {
         free(h->keys[i].name);
     }
     free(h->keys);
+    free(h->kept);
     free(h);
 }
 
@@ -326,6 +337,34 @@ static size_t distinct_accounts(const ledger_event *events, size_t n, size_t *fi
     return count;
 }
 
+void harness_keep_states(harness *h, size_t state_size) {
+    cr_assert(state_size > 0 && state_size <= KEPT_STATE_MAX);
+    h->state_size = state_size;
+}
+
+static struct kept *kept_of(const harness *h, const char *account) {
+    for (size_t i = 0; i < h->nkept; i++)
+        if (strcmp(h->kept[i].account, account) == 0)
+            return &h->kept[i];
+    return NULL;
+}
+
+static void keep(harness *h, const char *account, const unsigned char *state) {
+    struct kept *k = kept_of(h, account);
+    if (k == NULL) {
+        h->kept = grow(h->kept, &h->kept_cap, h->nkept + 1, sizeof *h->kept);
+        k = &h->kept[h->nkept++];
+        snprintf(k->account, sizeof k->account, "%s", account);
+    }
+    memcpy(k->state, state, h->state_size);
+}
+
+static void forget(harness *h, const char *account) {
+    struct kept *k = kept_of(h, account);
+    if (k != NULL)
+        *k = h->kept[--h->nkept];
+}
+
 int harness_run_batch(harness *h, const projector_view *view, const void *state,
                       const ledger_event *events, size_t n) {
     view_batch batch;
@@ -337,7 +376,11 @@ int harness_run_batch(harness *h, const projector_view *view, const void *state,
     ledger_event *mine = calloc(n + 1, sizeof(ledger_event));
     view_account_input *inputs = calloc(n + 1, sizeof(view_account_input));
     size_t *read_from = calloc(n + 1, sizeof(size_t));
-    cr_assert(first != NULL && mine != NULL && inputs != NULL && read_from != NULL);
+    size_t state_size = h->state_size > 0 ? h->state_size : 1;
+    /* Copies: keep() may move the kept states while the batch runs. */
+    unsigned char *outs = calloc(n + 1, state_size), *ins = calloc(n + 1, state_size);
+    cr_assert(first != NULL && mine != NULL && inputs != NULL && read_from != NULL &&
+              outs != NULL && ins != NULL);
     size_t accounts = distinct_accounts(events, n, first);
 
     /* Each account's events, contiguous in `mine`, log order kept. */
@@ -351,6 +394,14 @@ int harness_run_batch(harness *h, const projector_view *view, const void *state,
                 mine[used++] = events[i];
         }
         inputs[a].event_count = (size_t)(&mine[used] - inputs[a].events);
+        if (h->state_size > 0) {
+            cr_assert_eq(view->state_size, h->state_size, "the view keeps no such state");
+            const struct kept *k = kept_of(h, acct);
+            if (k != NULL)
+                memcpy(ins + a * state_size, k->state, state_size);
+            inputs[a].cached = k != NULL ? ins + a * state_size : NULL;
+            inputs[a].state_out = outs + a * state_size;
+        }
     }
 
     /* 1. every read, sent before any write. */
@@ -378,6 +429,10 @@ int harness_run_batch(harness *h, const projector_view *view, const void *state,
             if (failed++ == 0)
                 snprintf(h->error, sizeof h->error, "%s", errstr);
             cmd_list_truncate(&batch.writes, mark);
+            if (h->state_size > 0)
+                forget(h, inputs[a].account); /* the runtime forgets a quarantined account */
+        } else if (h->state_size > 0) {
+            keep(h, inputs[a].account, outs + a * state_size);
         }
     }
 
@@ -395,6 +450,8 @@ int harness_run_batch(harness *h, const projector_view *view, const void *state,
     free(batch.reads.cmds);
     free(batch.writes.cmds);
     free(read_from);
+    free(outs);
+    free(ins);
     free(inputs);
     free(mine);
     free(first);

@@ -35,6 +35,11 @@ void harness_destroy(harness *h);
 int harness_run_batch(harness *h, const projector_view *view, const void *state,
                       const ledger_event *events, size_t n);
 
+/* From now on, keep each account's state (state_size bytes, the view's)
+ * after a successful apply and hand it back as input->cached, as the
+ * runtime's state_cache does; a failed account is forgotten. */
+void harness_keep_states(harness *h, size_t state_size);
+
 /* The errstr of the first failed apply of the last batch, or "". */
 const char *harness_error(const harness *h);
 
