@@ -163,7 +163,6 @@ typedef struct runtime_pending {
     int64_t appended_ms; /* its last record's timestamp */
     size_t applied, held, quarantined;
     double started; /* projector_ops_clock() when sent */
-    size_t keeps;   /* entries of runtime.keeps to commit (its groups) */
 } runtime_pending;
 
 /* One account of a partition's slice. */
@@ -238,15 +237,16 @@ typedef struct runtime {
     rd_kafka_topic_partition_list_t *commits;
     /* view->state_size > 0 and --state-cache > 0: the states stored by this
      * process's last batches (state_cache.h), and, per group of the slice,
-     * its account and the state the view left (its state_out), to keep or
-     * forget once the slice's write is known applied: they outlive the
-     * slice's records and groups. */
+     * the state the view left (its state_out), kept as the slice's write is
+     * sent (keep_states). */
     state_cache *cache;
+    uint64_t cache_epoch; /* bumped whenever the cache is emptied */
     unsigned char *keeps;
-    size_t keep_stride; /* length byte, keep byte, account, state */
+    size_t keep_stride; /* a state, rounded up to 8 bytes */
 
     uint64_t applied_events;
     uint64_t applied_batches;
+    uint64_t folded_ahead; /* slices folded while the previous write ran */
 } runtime;
 
 /* ---- partitions ---- */
@@ -280,6 +280,7 @@ static void finish_pending(runtime *rt);
 static void forget_states(runtime *rt) {
     if (rt->cache != NULL)
         state_cache_clear(rt->cache);
+    rt->cache_epoch++;
 }
 
 static int64_t kafka_offset_of(int64_t checkpoint) {
@@ -678,47 +679,30 @@ static void commit_later(runtime *rt, int32_t partition, int64_t next) {
     tp->offset = next;
 }
 
-/* Group g's entry of rt->keeps, and where its state goes. */
-static unsigned char *keep_entry(const runtime *rt, size_t g) {
+/* Where the view leaves group g's state (its state_out). */
+static unsigned char *keep_state_of(const runtime *rt, size_t g) {
     return rt->keeps + g * rt->keep_stride;
 }
 
-static unsigned char *keep_state_of(const runtime *rt, size_t g) {
-    return keep_entry(rt, g) + 2 + LEDGER_ACCOUNT_MAX;
-}
-
-/* Notes, for when the slice's write is known applied, which accounts keep
- * the state the view left in their entry (fully applied) and which are
- * forgotten (held in the DLQ from some record on, or quarantined: `ledger
- * dlq` may write them next). */
-static void stage_states(runtime *rt) {
-    rt->pending.keeps = 0;
+/* Keeps the state the view left for each account the slice fully applies,
+ * and forgets those held in the DLQ from some record on, or quarantined
+ * (`ledger dlq` may write them next). Done as the slice's write is sent,
+ * before its outcome is known, so that the next slice can be folded while
+ * Redis runs this one: every outcome but APPLIED empties the whole cache
+ * (settle), and a slice folded from states kept before that is folded again
+ * (apply_slice compares cache_epoch). */
+static void keep_states(runtime *rt) {
     if (rt->cache == NULL)
         return;
     for (size_t g = 0; g < rt->groups_len; g++) {
         const runtime_group *grp = &rt->groups[g];
-        unsigned char *e = keep_entry(rt, g);
-        bool valid = !grp->pseudo && grp->key_len > 0 && grp->key_len <= LEDGER_ACCOUNT_MAX;
-        e[0] = valid ? (unsigned char)grp->key_len : 0; /* 0: nothing to do */
-        e[1] = grp->input != SIZE_MAX && grp->cut == grp->count;
-        if (valid)
-            memcpy(e + 2, grp->key, grp->key_len);
-    }
-    rt->pending.keeps = rt->groups_len;
-}
-
-static void commit_states(runtime *rt) {
-    for (size_t g = 0; g < rt->pending.keeps; g++) {
-        const unsigned char *e = keep_entry(rt, g);
-        const char *account = (const char *)e + 2;
-        if (e[0] == 0)
+        if (grp->pseudo || grp->key_len == 0 || grp->key_len > LEDGER_ACCOUNT_MAX)
             continue;
-        if (e[1])
-            state_cache_put(rt->cache, rt->gen, account, e[0], keep_state_of(rt, g));
+        if (grp->input != SIZE_MAX && grp->cut == grp->count)
+            state_cache_put(rt->cache, rt->gen, grp->key, grp->key_len, keep_state_of(rt, g));
         else
-            state_cache_forget(rt->cache, account, e[0]);
+            state_cache_forget(rt->cache, grp->key, grp->key_len);
     }
-    rt->pending.keeps = 0;
 }
 
 /* What the outcome of the pending slice's write means: the partition's
@@ -730,7 +714,6 @@ static void settle(runtime *rt, projector_store_result result) {
     runtime_part *part = &rt->parts[partition];
     switch (result) {
         case PROJECTOR_STORE_APPLIED:
-            commit_states(rt);
             projector_ops_applied(rt->ops, partition, pd->applied, pd->held, pd->quarantined,
                                   projector_ops_clock() - pd->started, pd->appended_ms);
             part->next = pd->next;
@@ -774,6 +757,7 @@ static void settle(runtime *rt, projector_store_result result) {
             return;
         case PROJECTOR_STORE_STOPPED:
         case PROJECTOR_STORE_PENDING: /* not a result */
+            forget_states(rt);
             return;
         case PROJECTOR_STORE_FAILED:
         case PROJECTOR_STORE_UNKNOWN:
@@ -795,14 +779,9 @@ static void finish_pending(runtime *rt) {
     settle(rt, projector_store_apply_wait(rt->store));
 }
 
-/* Applies the decoded groups of one partition: the view's reads (round trip
- * 1, with the checkpoint), the view's folds, then the writes and the new
- * checkpoint `next` (round trip 2), sent and left pending while the next
- * slice is prepared (finish_pending settles it). `stamp` is the
- * partition's seek count when its records were collected. */
-static void apply_slice(runtime *rt, int32_t partition, int64_t next, int64_t appended_ms,
-                        uint32_t stamp) {
-    runtime_part *part = &rt->parts[partition];
+/* Sets up the view's input of each group that has decoded records. Returns
+ * how many. */
+static size_t set_inputs(runtime *rt) {
     size_t inputs = 0;
     for (size_t g = 0; g < rt->groups_len; g++) {
         runtime_group *grp = &rt->groups[g];
@@ -818,42 +797,105 @@ static void apply_slice(runtime *rt, int32_t partition, int64_t next, int64_t ap
         };
         inputs++;
     }
+    return inputs;
+}
+
+/* The view's reads of every input (round trip 1's, after the checkpoint's),
+ * from the states kept for them, and the quarantine read. Returns how many
+ * replies are to come, or SIZE_MAX when the view broke its contract or
+ * memory ran out (rt->fatal). */
+static size_t build_reads(runtime *rt, size_t inputs) {
+    view_batch_reset(rt->batch, rt->gen);
+    size_t reads = 0;
+    for (size_t i = 0; i < inputs; i++) {
+        view_account_input *in = &rt->inputs[i];
+        in->replies = NULL;
+        in->reply_count = 0;
+        in->cached = NULL;
+        if (rt->cache != NULL)
+            in->cached = state_cache_get(rt->cache, rt->gen, in->account, strlen(in->account));
+        size_t before = view_batch_read_count(rt->batch);
+        size_t n = rt->view->read_account(rt->view_state, rt->batch, in);
+        if (view_batch_read_count(rt->batch) - before != n) {
+            LOG_ERROR("view '%s' says it appended %zu reads for '%s' but appended %zu",
+                      rt->view->name, n, in->account, view_batch_read_count(rt->batch) - before);
+            rt->fatal = true;
+            return SIZE_MAX;
+        }
+        in->reply_count = n;
+        reads += n;
+    }
+    reads += read_quarantine(rt);
+    if (view_batch_failed(rt->batch) || ensure_replies(rt, reads) != 0) {
+        LOG_ERROR("out of memory building a batch");
+        rt->fatal = true;
+        return SIZE_MAX;
+    }
+    return reads;
+}
+
+/* While the previous slice's write is still running in Redis: when every
+ * account of this slice has a kept state, decoded records only, and the
+ * view needs no read, folds the slice now (round trip 1 then only checks
+ * the checkpoint). Returns whether it did; if not, the slice is built again
+ * after the previous outcome, as without kept states. */
+static bool fold_ahead(runtime *rt, size_t inputs) {
+    if (rt->cache == NULL || !rt->pending.active)
+        return false;
+    for (size_t g = 0; g < rt->groups_len; g++) {
+        const runtime_group *grp = &rt->groups[g];
+        if (grp->pseudo || grp->good != grp->count)
+            return false;
+    }
+    for (size_t i = 0; i < inputs; i++) {
+        const char *account = rt->inputs[i].account;
+        if (state_cache_get(rt->cache, rt->gen, account, strlen(account)) == NULL)
+            return false;
+    }
+    if (build_reads(rt, inputs) != 0)
+        return false;
+    rt->slice_applied = 0;
+    rt->slice_held = 0;
+    rt->slice_quarantined = 0;
+    for (size_t g = 0; g < rt->groups_len; g++) {
+        runtime_group *grp = &rt->groups[g];
+        char why[PROJECTOR_DLQ_ERROR_BUF];
+        grp->cut = 0;
+        projector_dlq_apply_prefix(rt->view, rt->view_state, rt->batch, &rt->inputs[grp->input],
+                                   &grp->cut, why, sizeof(why));
+        if (grp->cut != grp->count)
+            return false; /* it holds records: that waits for round trip 1 */
+        rt->slice_applied += grp->cut;
+    }
+    return !view_batch_failed(rt->batch);
+}
+
+/* Applies the decoded groups of one partition: the view's reads (round trip
+ * 1, with the checkpoint), the view's folds, then the writes and the new
+ * checkpoint `next` (round trip 2), sent and left pending while the next
+ * slice is prepared (finish_pending settles it). `stamp` is the
+ * partition's seek count when its records were collected. */
+static void apply_slice(runtime *rt, int32_t partition, int64_t next, int64_t appended_ms,
+                        uint32_t stamp) {
+    runtime_part *part = &rt->parts[partition];
+    size_t inputs = set_inputs(rt);
+    bool folded = fold_ahead(rt, inputs);
+    if (rt->fatal)
+        return;
+    uint64_t epoch = rt->cache_epoch;
+    int64_t gen = rt->gen;
 
     /* The previous slice's outcome first: its partition may be this one,
      * and its result may re-seek a partition. */
     finish_pending(rt);
     if (!part->owned || rt->fatal || stamp != part->seeks)
         return; /* re-sought meanwhile: these records are from the old position */
+    if (folded && (epoch != rt->cache_epoch || gen != rt->gen))
+        folded = false; /* folded from states that are gone */
 
-    view_batch_reset(rt->batch, rt->gen);
     size_t reads = 0;
-    for (size_t i = 0; i < inputs; i++) {
-        rt->inputs[i].replies = NULL;
-        rt->inputs[i].reply_count = 0;
-        rt->inputs[i].cached = NULL;
-        if (rt->cache != NULL) {
-            const char *account = rt->inputs[i].account;
-            rt->inputs[i].cached = state_cache_get(rt->cache, rt->gen, account, strlen(account));
-        }
-        size_t before = view_batch_read_count(rt->batch);
-        size_t n = rt->view->read_account(rt->view_state, rt->batch, &rt->inputs[i]);
-        if (view_batch_read_count(rt->batch) - before != n) {
-            LOG_ERROR("view '%s' says it appended %zu reads for '%s' but appended %zu",
-                      rt->view->name, n, rt->inputs[i].account,
-                      view_batch_read_count(rt->batch) - before);
-            rt->fatal = true;
-            return;
-        }
-        rt->inputs[i].reply_count = n;
-        reads += n;
-    }
-    reads += read_quarantine(rt);
-    if (view_batch_failed(rt->batch) || ensure_replies(rt, reads) != 0) {
-        LOG_ERROR("out of memory building a batch of partition %d", (int)partition);
-        rt->fatal = true;
+    if (!folded && (reads = build_reads(rt, inputs)) == SIZE_MAX)
         return;
-    }
-
     int64_t checkpoint;
     if (projector_store_read(rt->store, rt->batch, partition, &checkpoint, rt->replies) != 0)
         return; /* stopping, or a malformed checkpoint (logged): drop */
@@ -868,17 +910,20 @@ static void apply_slice(runtime *rt, int32_t partition, int64_t next, int64_t ap
         return;
     }
 
-    int folded = fold_groups(rt, partition, reads);
-    free_replies(rt, reads);
-    if (folded != 0)
-        return;
-    if (view_batch_failed(rt->batch)) {
-        LOG_ERROR("out of memory building a batch of partition %d", (int)partition);
-        rt->fatal = true;
-        return;
+    if (!folded) {
+        int rc = fold_groups(rt, partition, reads);
+        free_replies(rt, reads);
+        if (rc != 0)
+            return;
+        if (view_batch_failed(rt->batch)) {
+            LOG_ERROR("out of memory building a batch of partition %d", (int)partition);
+            rt->fatal = true;
+            return;
+        }
     }
 
-    stage_states(rt);
+    rt->folded_ahead += folded;
+    keep_states(rt);
     rt->pending = (runtime_pending){
         .active = true,
         .partition = partition,
@@ -888,7 +933,6 @@ static void apply_slice(runtime *rt, int32_t partition, int64_t next, int64_t ap
         .held = rt->slice_held,
         .quarantined = rt->slice_quarantined,
         .started = projector_ops_clock(),
-        .keeps = rt->pending.keeps,
     };
     projector_store_result result =
         projector_store_apply_send(rt->store, rt->batch, rt->mode, partition, part->next, next);
@@ -1177,7 +1221,7 @@ static int alloc_buffers(runtime *rt) {
     size_t slots = (size_t)ledger_config_int(rt->cfg, "state_cache");
     if (rt->view->state_size > 0 && slots > 0) {
         rt->cache = state_cache_new(rt->view->state_size, slots);
-        rt->keep_stride = 2 + LEDGER_ACCOUNT_MAX + rt->view->state_size;
+        rt->keep_stride = (rt->view->state_size + 7) & ~(size_t)7;
         rt->keeps = calloc(n, rt->keep_stride);
         if (rt->cache == NULL || rt->keeps == NULL)
             return -1;
@@ -1607,8 +1651,10 @@ int projector_run(const projector_view *view, int argc, char **argv) {
     finish_pending(&rt); /* its outcome, before anything is reported or closed */
     rc = rt.fatal ? PROJECTOR_EXIT_INFRA : PROJECTOR_EXIT_OK;
     projector_ops_finish(rt.ops, rt.switched);
-    LOG_INFO("stopping: %llu events applied in %llu batches", (unsigned long long)rt.applied_events,
-             (unsigned long long)rt.applied_batches);
+    LOG_INFO("stopping: %llu events applied in %llu batches (%llu folded while the previous "
+             "one was written)",
+             (unsigned long long)rt.applied_events, (unsigned long long)rt.applied_batches,
+             (unsigned long long)rt.folded_ahead);
     if (rt.rebuild != NULL)
         finish_rebuild(&rt);
 
