@@ -33,6 +33,7 @@
 #include "projector_query.h"
 #include "redis.h"
 #include "statements_view.h"
+#include "text_cursor.h"
 
 #define VIEW               "statements"
 #define CONNECT_TIMEOUT_MS 5000
@@ -60,28 +61,6 @@ static const char statement_description[] =
     "could not be applied). An account the view has never seen prints\n"
     "{\"account\":\"A\",\"error\":\"not_found\"} and exits 1; a bad ACCOUNT or month\n"
     "exits 2; Redis unreachable, or --after not applied within --timeout, exits 3.";
-
-/* A signed decimal int64 as Redis stores it. */
-static int parse_i64(const char *s, size_t n, int64_t *out) {
-    size_t i = 0;
-    bool neg = false;
-    uint64_t v = 0;
-    if (n > 0 && s[0] == '-') {
-        neg = true;
-        i = 1;
-    }
-    if (i == n || n > 20)
-        return -1;
-    for (; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        v = v * 10 + (uint64_t)(s[i] - '0');
-        if (v > (uint64_t)INT64_MAX + (neg ? 1u : 0u))
-            return -1;
-    }
-    *out = neg ? (int64_t)(0 - v) : (int64_t)v;
-    return 0;
-}
 
 static json_t *money_json(int64_t cents) {
     char buf[MONEY_TEXT_BUF];
@@ -162,7 +141,7 @@ static int fold_account(const redisReply *hash, int32_t month, bool *found, stat
         char kind;
         int32_t m;
         if (statements_month_field_parse(f->str, f->len, &kind, &m) != 0 ||
-            parse_i64(v->str, v->len, &value) != 0 || value < 0)
+            text_int_parse(v->str, v->len, &value) != 0 || value < 0)
             goto bad;
         if (m == month)
             *(kind == 'i' ? &out->total_in : &out->total_out) = value;

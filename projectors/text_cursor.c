@@ -42,6 +42,28 @@ size_t text_int_format(int64_t v, char *buf) {
     return len;
 }
 
+int text_int_parse(const char *s, size_t n, int64_t *out) {
+    size_t i = 0;
+    bool neg = false;
+    uint64_t v = 0;
+    if (n > 0 && s[0] == '-') {
+        neg = true;
+        i = 1;
+    }
+    if (i == n || n - i > 19)
+        return -1;
+    for (; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (uint64_t)(s[i] - '0');
+    }
+    /* 19 digits cannot wrap a uint64_t: one comparison is enough */
+    if (v > (uint64_t)INT64_MAX + (neg ? 1u : 0u))
+        return -1;
+    *out = neg ? (int64_t)(0 - v) : (int64_t)v;
+    return 0;
+}
+
 void text_cursor_put_int(text_cursor *c, int64_t v) {
     char tmp[TEXT_INT_BUF];
     text_cursor_put_bytes(c, tmp, text_int_format(v, tmp));

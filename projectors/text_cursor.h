@@ -25,6 +25,11 @@ typedef struct text_cursor {
  * batch: this is snprintf's result without its format parsing. */
 size_t text_int_format(int64_t v, char *buf);
 
+/* Parses what text_int_format writes (and Redis stores): an optional '-',
+ * then 1-19 digits, nothing else, within int64. Returns 0 and sets *out, or
+ * -1. */
+int text_int_parse(const char *s, size_t n, int64_t *out);
+
 void text_cursor_put_bytes(text_cursor *c, const char *s, size_t n);
 void text_cursor_put_str(text_cursor *c, const char *s);
 void text_cursor_put_int(text_cursor *c, int64_t v);

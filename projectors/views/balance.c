@@ -33,28 +33,6 @@ static const char *status_name(account_status status) {
     return "none";
 }
 
-/* A signed decimal int64 of exactly `len` bytes. */
-static int parse_int64(const char *s, size_t len, int64_t *out) {
-    size_t i = 0;
-    bool negative = false;
-    if (len > 0 && s[0] == '-') {
-        negative = true;
-        i = 1;
-    }
-    if (i == len || len - i > 19)
-        return -1;
-    uint64_t v = 0;
-    for (; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        v = v * 10 + (uint64_t)(s[i] - '0');
-    }
-    if ((!negative && v > (uint64_t)INT64_MAX) || (negative && v > (uint64_t)INT64_MAX + 1))
-        return -1;
-    *out = negative ? (int64_t)(0 - v) : (int64_t)v;
-    return 0;
-}
-
 int balance_view_parse_state(const redisReply *reply, account_state *state, bool *found,
                              char *errstr, size_t errstr_size) {
     account_init(state);
@@ -79,7 +57,7 @@ int balance_view_parse_state(const redisReply *reply, account_state *state, bool
         }
         if (i == 2)
             continue;
-        if (parse_int64(r->str, r->len, &values[i]) != 0) {
+        if (text_int_parse(r->str, r->len, &values[i]) != 0) {
             snprintf(errstr, errstr_size, "invalid balance state: field '%s' is '%.*s'",
                      balance_view_fields[i], (int)(r->len > 32 ? 32 : r->len), r->str);
             return -1;

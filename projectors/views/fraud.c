@@ -144,28 +144,6 @@ size_t fraud_view_window_format(const fraud_window *window, char *buf, size_t si
     return c.overflow ? 0 : c.len;
 }
 
-/* Parses a decimal int64 in s[0..n). */
-static int parse_int64(const char *s, size_t n, int64_t *out) {
-    size_t i = 0;
-    bool neg = false;
-    uint64_t v = 0;
-    if (n > 0 && s[0] == '-') {
-        neg = true;
-        i = 1;
-    }
-    if (i == n || n > 20)
-        return -1;
-    for (; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        v = v * 10 + (uint64_t)(s[i] - '0');
-        if (v > (uint64_t)INT64_MAX + (neg ? 1u : 0u))
-            return -1;
-    }
-    *out = neg ? (int64_t)(0 - v) : (int64_t)v;
-    return 0;
-}
-
 int fraud_view_window_parse(const char *text, size_t len, fraud_window *window, const char **why) {
     fraud_window_init(window);
     if (len < 3 || memcmp(text, "v1:", 3) != 0) {
@@ -184,7 +162,7 @@ int fraud_view_window_parse(const char *text, size_t len, fraud_window *window, 
             goto bad;
         }
         int64_t v;
-        if (parse_int64(text + pos, end - pos, &v) != 0) {
+        if (text_int_parse(text + pos, end - pos, &v) != 0) {
             *why = "a value is not an integer";
             goto bad;
         }
@@ -343,7 +321,7 @@ static int parse_state(const redisReply *r, const char *account, int64_t *versio
                  account);
         return -1;
     }
-    if (parse_int64(v->str, v->len, version) != 0 || *version < 0) {
+    if (text_int_parse(v->str, v->len, version) != 0 || *version < 0) {
         snprintf(errstr, errstr_size, "unreadable fraud version of '%s' '%.*s'", account,
                  (int)(v->len > 40 ? 40 : v->len), v->str);
         return -1;

@@ -122,30 +122,13 @@ static int reply_int64(const redisReply *r, const char *what, int64_t *out, bool
         snprintf(errstr, errstr_size, "unreadable %s: reply of type %d", what, r->type);
         return -1;
     }
-    const char *s = r->str;
-    size_t n = r->len, i = 0;
-    bool neg = false;
-    uint64_t v = 0;
-    if (n > 0 && s[0] == '-') {
-        neg = true;
-        i = 1;
+    if (text_int_parse(r->str, r->len, out) != 0) {
+        snprintf(errstr, errstr_size, "unreadable %s '%.*s': not an integer", what,
+                 (int)(r->len > 40 ? 40 : r->len), r->str);
+        return -1;
     }
-    if (i == n || n > 20)
-        goto bad;
-    for (; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            goto bad;
-        v = v * 10 + (uint64_t)(s[i] - '0');
-        if (v > (uint64_t)INT64_MAX + (neg ? 1u : 0u))
-            goto bad;
-    }
-    *out = neg ? (int64_t)(0 - v) : (int64_t)v;
     *present = true;
     return 0;
-bad:
-    snprintf(errstr, errstr_size, "unreadable %s '%.*s': not an integer", what,
-             (int)(r->len > 40 ? 40 : r->len), r->str);
-    return -1;
 }
 
 /* What the runtime keeps of an account between batches (state_size). */

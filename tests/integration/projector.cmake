@@ -42,3 +42,9 @@ ledger_criterion_test(test_state_cache unit ${PROJECT_SOURCE_DIR}/tests/unit/tes
                       ${PROJECT_SOURCE_DIR}/projectors/state_cache.c)
 target_include_directories(test_state_cache PRIVATE ${PROJECT_SOURCE_DIR}/projectors)
 target_link_libraries(test_state_cache PRIVATE ledger_core)
+
+# The views' decimal ints (text_cursor.h): pure.
+ledger_criterion_test(test_text_cursor unit ${PROJECT_SOURCE_DIR}/tests/unit/test_text_cursor.c
+                      ${PROJECT_SOURCE_DIR}/projectors/text_cursor.c)
+target_include_directories(test_text_cursor PRIVATE ${PROJECT_SOURCE_DIR}/projectors)
+target_link_libraries(test_text_cursor PRIVATE ledger_core)
