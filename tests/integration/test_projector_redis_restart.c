@@ -6,10 +6,12 @@
  * checkpoint were one function call, written to the AOF as one MULTI/EXEC
  * that Redis either replays whole or drops (aof-load-truncated). The
  * projectors then re-apply from the rolled-back checkpoints and the views
- * converge to the fold.
+ * converge to the fold. A second test has Redis refuse writes (out of
+ * memory) now and then while a backlog is applied.
  *
- * The test runs its own redis-server (port 26400 + pid % 500, data in a
- * temporary folder). Both projectors keep running through the outage, so
+ * The tests run their own redis-server (port 26400, or 26900, + pid % 500,
+ * data in a temporary folder). Both projectors keep running through the
+ * outage, so
  * each must notice by itself that Redis went back in time: the
  * event_count projector (non-idempotent) by its checkpoints, and the
  * balance projector must also drop the account states it kept between
@@ -188,6 +190,85 @@ Test(projector_redis_restart, views_converge_after_redis_loses_the_aof_tail, .ti
 
     cr_assert_eq(pt_stop(&balance, 30000), 0);
     cr_assert_eq(pt_stop(&counter, 30000), 0);
+    redisFree(c);
+    pt_workload_destroy(&w);
+    pt_env_cleanup(&env);
+    redis_kill(&r);
+    remove_dir(r.dir);
+}
+
+static void config_maxmemory(redisContext *c, const char *bytes) {
+    redisReply *reply = redisCommand(c, "CONFIG SET maxmemory %s", bytes);
+    cr_assert(reply != NULL && reply->type == REDIS_REPLY_STATUS, "CONFIG SET maxmemory %s: %s",
+              bytes, reply != NULL && reply->type == REDIS_REPLY_ERROR ? reply->str : c->errstr);
+    freeReplyObject(reply);
+}
+
+/* Waits until the sum of the balance view's checkpoints is past `than`. */
+static int64_t wait_progress(const pt_env *env, redisContext *c, int64_t than) {
+    int64_t deadline = pt_now_ms() + 60000;
+    int64_t sum;
+    while ((sum = pt_checkpoint_sum(env, c, "balance")) <= than) {
+        cr_assert_lt(pt_now_ms(), deadline, "the balance view made no progress past %lld",
+                     (long long)than);
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return sum;
+}
+
+/* Redis refuses writes (out of memory, noeviction) several times while a
+ * backlog is applied, each time until the projector has had a batch
+ * refused. A refused batch re-seeks its partition to the checkpoint; the
+ * records of that partition already collected from the old position (the
+ * next batch, collected while the refused one was in flight) must be
+ * dropped (applied on top of the checkpoint, they would skip the refused
+ * events), and the account states kept as the refused batch was sent
+ * forgotten (kept, they would make its events look applied when they come
+ * round again). So the view must come out as the fold, with no account
+ * quarantined. */
+Test(projector_redis_restart, views_converge_after_redis_refuses_writes_for_a_while,
+     .timeout = 300) {
+    uint64_t seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20);
+    fprintf(stderr, "projector_redis_refusals seed: %llu\n", (unsigned long long)seed);
+    own_redis r = {.port = 26900 + (int)(getpid() % 500)};
+    snprintf(r.dir, sizeof(r.dir), "/tmp/ledger-redis-XXXXXX");
+    cr_assert_not_null(mkdtemp(r.dir));
+    redis_start(&r);
+
+    pt_env env;
+    pt_env_init(&env);
+    snprintf(env.redis_url, sizeof(env.redis_url), "redis://127.0.0.1:%d/0", r.port);
+    pt_workload w;
+    pt_workload_init(&w, &env, 150, seed, "oom-");
+    redisContext *c = pt_redis(&env);
+    pt_proc balance;
+    start_balance(&balance, &env);
+    pt_produce(&w, 3000);
+    pt_wait_applied(&w, c, "balance", 60000);
+
+    enum { REFUSALS = 5 };
+    int64_t sum = pt_checkpoint_sum(&env, c, "balance");
+    for (size_t k = 1; k <= REFUSALS; k++) {
+        pt_produce(&w, 3000);
+        sum = wait_progress(&env, c, sum);
+        config_maxmemory(c, "1");
+        pt_wait_log(&balance, "was refused", k, 60000);
+        config_maxmemory(c, "0");
+        sum = wait_progress(&env, c, sum);
+    }
+    /* Last, a refused batch with no later events of its accounts to
+     * overwrite what a wrongly kept state would make of it. */
+    pt_wait_applied(&w, c, "balance", 120000);
+    config_maxmemory(c, "1");
+    pt_produce(&w, 300);
+    pt_wait_log(&balance, "was refused", REFUSALS + 1, 60000);
+    config_maxmemory(c, "0");
+    pt_wait_applied(&w, c, "balance", 120000);
+    pt_assert_balance_view(&w, c);
+    cr_assert_eq(pt_log_count(&balance, "quarantined"), 0, "an account was quarantined");
+
+    cr_assert_eq(pt_stop(&balance, 30000), 0);
     redisFree(c);
     pt_workload_destroy(&w);
     pt_env_cleanup(&env);
