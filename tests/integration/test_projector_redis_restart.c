@@ -11,8 +11,7 @@
  *
  * The tests run their own redis-server (port 26400, or 26900, + pid % 500,
  * data in a temporary folder). Both projectors keep running through the
- * outage, so
- * each must notice by itself that Redis went back in time: the
+ * outage, so each must notice by itself that Redis went back in time: the
  * event_count projector (non-idempotent) by its checkpoints, and the
  * balance projector must also drop the account states it kept between
  * batches (projectors/state_cache.h), which are now ahead of Redis.
