@@ -181,6 +181,7 @@ typedef struct month_total {
     int32_t month;
     bool touched;
     int64_t total_in, total_out;
+    int64_t stored_in, stored_out; /* before the batch: only what changes is written */
 } month_total;
 
 /* ---- writes ---- */
@@ -251,6 +252,8 @@ static int flush_month(view_batch *batch, const char *account, month_run *run, m
         return -1;
     const int64_t values[] = {r->total_in, r->total_out};
     for (int i = 0; i < 2; i++) {
+        if (values[i] == 0)
+            continue;
         size_t field_len =
             statements_month_field(i == 0 ? 'i' : 'o', r->month, field, sizeof field);
         size_t num_len = text_int_format(values[i], num);
@@ -389,6 +392,10 @@ static int statements_apply(const void *state, view_batch *batch, const view_acc
         snprintf(errstr, errstr_size, "statements state of '%s' not read (key too long?)", account);
         return -1;
     }
+    for (size_t i = 0; i < n_months; i++) {
+        totals[i].stored_in = totals[i].total_in;
+        totals[i].stored_out = totals[i].total_out;
+    }
 
     /* First pass: the events to apply must follow the stored version without
      * a gap; nothing is written unless all of them can be. */
@@ -481,7 +488,10 @@ static int statements_apply(const void *state, view_batch *batch, const view_acc
         if (!totals[i].touched)
             continue;
         const int64_t values[] = {totals[i].total_in, totals[i].total_out};
+        const int64_t stored[] = {totals[i].stored_in, totals[i].stored_out};
         for (int j = 0; j < 2; j++, f++) {
+            if (values[j] == stored[j])
+                continue; /* absent reads as 0 */
             argv[argc] = fields[f];
             lens[argc++] =
                 statements_month_field(j == 0 ? 'i' : 'o', totals[i].month, fields[f], FIELD_BUF);

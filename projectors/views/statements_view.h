@@ -8,7 +8,8 @@
  *   {A}:account       hash   balance (running, in log order), version (last
  *                            seq), month (latest "YYYY-MM" with entries), and
  *                            per month with entries i:<YYYY-MM> (total_in)
- *                            and o:<YYYY-MM> (total_out), in cents
+ *                            and o:<YYYY-MM> (total_out), in cents (a
+ *                            total of 0 may be absent)
  *   {A}:e:<YYYY-MM>   list   entries in log order, e.g.
  *       {"at":"2026-11-02T09:00:00Z","seq":2,"type":"deposit","amount":"10.00",
  *        "balance_after":"10.00"}
