@@ -14,8 +14,10 @@
 #
 # Steps: (gen) the log; (a) raw consume; (b) redis-benchmark HSET -P 64;
 # (g) the balance view's apply path fed from memory; (c) catch-up from zero
-# per view with (f) its VmHWM and Redis's CPU per event (from INFO cpu: a
-# steadier figure than the rate on a shared machine); (d) a balance
+# per view with (f) its VmHWM, Redis's CPU per event (from INFO cpu: a
+# steadier figure than the rate on a shared machine) and the AOF rewrites
+# and RDB saves Redis ran meanwhile (each forks a child that takes a core
+# for seconds: later views catch up on a bigger Redis); (d) a balance
 # --rebuild beside the running balance projector; (h) the Python peer; (e)
 # append-to-visible latency at RATE events/s; (i) callgrind of the balance
 # projector over 50,000 events.
@@ -48,6 +50,10 @@ say() { printf '== %s\n' "$*" >&2; }
 # Redis's own CPU seconds (user + sys): per event, a steadier figure than rates
 # on a shared machine
 redis_cpu() { redis-cli -p "$RPORT" info cpu | tr -d '\r' | awk -F: '/^used_cpu_(user|sys):/ { s += $2 } END { printf "%.3f", s }'; }
+# Redis's background AOF rewrites and RDB saves done so far, plus the one
+# running: each forks a child that takes a core for seconds, so a catch-up
+# that overlaps one is slower
+redis_forks() { redis-cli -p "$RPORT" info persistence | tr -d '\r' | awk -F: '/^(aof_rewrites|rdb_saves|aof_rewrite_in_progress|rdb_bgsave_in_progress):/ { s += $2 } END { print s + 0 }'; }
 field() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" "$2" | tail -n 1; }
 proj_args() { # VIEW NS
     printf '%s\n' --view "$1" --brokers "$BROKERS" --topic-prefix "$TP" --redis-url "$REDIS_URL" \
@@ -83,16 +89,18 @@ say "(g) balance apply path from memory (no Kafka)"
 "$BIN/rbench_apply" "$REDIS_URL" "$RUN-apply" "$EVENTS" "$ACCOUNTS" | tee "$OUT/apply.txt" >&2
 G=$(field apply_rate "$OUT/apply.txt")
 
-declare -A RATE_OF STEADY_OF HWM_OF FIRST_OF RCPU_OF
+declare -A RATE_OF STEADY_OF HWM_OF FIRST_OF RCPU_OF FORKS_OF
 for view in statements fraud balance; do
     say "(c) catch-up from zero: $view"
     keep=()
     [[ "$view" == balance ]] && keep=(-k)
     mapfile -t args < <(proj_args "$view" "$RUN-$view")
     cpu0=$(redis_cpu)
+    forks0=$(redis_forks)
     "$BIN/rbench_watch" "${keep[@]}" "$BROKERS" "${TP}events" "$RPORT" "$RUN-$view" "$view" -- \
         "$PROJ" "${args[@]}" | tee "$OUT/catchup-$view.txt" >&2
     RATE_OF[$view]=$(field rate "$OUT/catchup-$view.txt")
+    FORKS_OF[$view]=$(($(redis_forks) - forks0))
     RCPU_OF[$view]=$(awk -v a="$cpu0" -v b="$(redis_cpu)" -v n="$(field events "$OUT/catchup-$view.txt")" 'BEGIN{ if (n > 0) printf "%.2f", (b - a) * 1e6 / n }')
     STEADY_OF[$view]=$(field steady "$OUT/catchup-$view.txt")
     FIRST_OF[$view]=$(field first "$OUT/catchup-$view.txt")
@@ -159,6 +167,7 @@ min() { awk -v a="$1" -v b="$2" 'BEGIN{ print (a < b ? a : b) }'; }
         printf '%-44s %14s %12s %10s\n' "(c) $v catch-up, events/s" "${RATE_OF[$v]}" ">= $goal" "$(ratio "${RATE_OF[$v]}" $goal)"
         printf '%-44s %14s %12s %10s\n' "    $v steady (after first checkpoint)" "${STEADY_OF[$v]}" "" "(start ${FIRST_OF[$v]} s)"
         printf '%-44s %14s %12s %10s\n' "    $v Redis CPU per event, us" "${RCPU_OF[$v]}" "" ""
+        printf '%-44s %14s %12s %10s\n' "    $v Redis AOF rewrites + RDB saves run" "${FORKS_OF[$v]}" "" ""
         printf '%-44s %14s %12s %10s\n' "    $v / (a) raw consume" "$(ratio "${RATE_OF[$v]}" "$A")" "" ""
         printf '%-44s %14s %12s %10s\n' "    $v / (b) redis HSET" "$(ratio "${RATE_OF[$v]}" "$B")" "" ""
         printf '%-44s %14s %12s %10s\n' "(f) $v VmHWM, MB" "$(awk -v k="${HWM_OF[$v]}" 'BEGIN{printf "%.1f", k/1024}')" "<= 100" "$(ratio "$(awk -v k="${HWM_OF[$v]}" 'BEGIN{print k/1024}')" 100)"
