@@ -136,8 +136,8 @@ static const ledger_config_setting runtime_settings[] = {
      .min = 0,
      .max = 16777216,
      .help = "slots of the table of account states kept between batches, for views that "
-             "allow it (it holds 7/8 as many accounts; balance: 120 bytes a slot, fraud: 152; "
-             "0: read every account from Redis)"},
+             "allow it (it holds 7/8 as many accounts; balance: 120 bytes a slot, statements: "
+             "128, fraud: 152; 0: read every account from Redis)"},
     LEDGER_CONFIG_END,
 };
 
