@@ -150,38 +150,6 @@ static int logged_port(const pt_proc *proc) {
     return port;
 }
 
-/* ---- a Redis of the test's own ---- */
-
-typedef struct own_redis {
-    pid_t pid;
-    int port;
-} own_redis;
-
-static void redis_start(own_redis *r) {
-    char port[16];
-    snprintf(port, sizeof(port), "%d", r->port);
-    fflush(NULL);
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        int null = open("/dev/null", O_WRONLY);
-        dup2(null, STDOUT_FILENO);
-        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "",
-               "--appendonly", "no", (char *)NULL);
-        _exit(127);
-    }
-    r->pid = pid;
-}
-
-static void redis_kill(own_redis *r) {
-    if (r->pid > 0) {
-        kill(r->pid, SIGKILL);
-        waitpid(r->pid, NULL, 0);
-        r->pid = 0;
-    }
-}
-
 /* Polls /healthz until it answers `want`; fails after timeout_ms. */
 static void wait_health(int port, int want, int64_t timeout_ms) {
     int64_t deadline = pt_now_ms() + timeout_ms;
@@ -204,8 +172,9 @@ Test(ops_projector, healthz_follows_redis_and_metrics_count_the_work, .timeout =
     pt_env_init(&env);
     char shared_url[sizeof(env.redis_url)];
     snprintf(shared_url, sizeof(shared_url), "%s", env.redis_url);
-    own_redis r = {.port = 28500 + (int)(getpid() % 400)};
-    snprintf(env.redis_url, sizeof(env.redis_url), "redis://127.0.0.1:%d/0", r.port);
+    pt_own_redis r;
+    pt_own_redis_init(&r, 28500 + (int)(getpid() % 400), false);
+    pt_own_redis_url(&r, env.redis_url, sizeof(env.redis_url));
 
     pt_proc proc;
     char group[128];
@@ -224,7 +193,7 @@ Test(ops_projector, healthz_follows_redis_and_metrics_count_the_work, .timeout =
     }
     cr_assert_gt(polls, 10);
 
-    redis_start(&r);
+    pt_own_redis_start(&r);
     wait_health(port, 200, 60000);
     pt_wait_log(&proc, "ready", 1, 1000);
 
@@ -305,13 +274,14 @@ Test(ops_projector, healthz_follows_redis_and_metrics_count_the_work, .timeout =
     free(res);
 
     /* Redis gone: not ready again. */
-    redis_kill(&r);
+    pt_own_redis_kill(&r);
     wait_health(port, 503, 15000);
     cr_expect_eq(pt_stop(&proc, 30000), 0);
 
     pt_workload_destroy(&w);
     snprintf(env.redis_url, sizeof(env.redis_url), "%s", shared_url);
     pt_env_cleanup(&env);
+    pt_own_redis_destroy(&r);
 }
 
 /* ---- progress ---- */

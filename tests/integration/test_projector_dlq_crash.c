@@ -32,61 +32,6 @@
 #include "redis.h"
 #include "test_dlq_support.h"
 
-typedef struct own_redis {
-    pid_t pid;
-    int port;
-    char dir[64];
-} own_redis;
-
-static void redis_start(own_redis *r) {
-    snprintf(r->dir, sizeof(r->dir), "/tmp/ledger-dlq-redis-XXXXXX");
-    cr_assert_not_null(mkdtemp(r->dir));
-    r->port = 27400 + (int)(getpid() % 500);
-    char port[16], log_path[128];
-    snprintf(port, sizeof(port), "%d", r->port);
-    snprintf(log_path, sizeof(log_path), "%s/redis.log", r->dir);
-    fflush(NULL);
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--dir",
-               r->dir, "--save", "", "--appendonly", "no", "--logfile", log_path, (char *)NULL);
-        _exit(127);
-    }
-    r->pid = pid;
-    char url[64], errstr[256] = "";
-    snprintf(url, sizeof(url), "redis://127.0.0.1:%d/0", r->port);
-    int64_t deadline = pt_now_ms() + 30000;
-    for (;;) {
-        redisContext *c = ledger_redis_connect_url(url, 1000, errstr, sizeof(errstr));
-        if (c != NULL) {
-            redisReply *reply = redisCommand(c, "PING");
-            bool ok = reply != NULL && reply->type == REDIS_REPLY_STATUS;
-            if (reply != NULL)
-                freeReplyObject(reply);
-            redisFree(c);
-            if (ok)
-                return;
-        }
-        cr_assert_lt(pt_now_ms(), deadline, "own redis-server on port %d did not start: %s",
-                     r->port, errstr);
-        struct timespec ts = {.tv_sec = 0, .tv_nsec = 20 * 1000000L};
-        nanosleep(&ts, NULL);
-    }
-}
-
-static void redis_stop(own_redis *r) {
-    if (r->pid > 0) {
-        kill(r->pid, SIGKILL);
-        waitpid(r->pid, NULL, 0);
-        r->pid = 0;
-    }
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", r->dir);
-    cr_assert_eq(system(cmd), 0);
-}
-
 static void command(redisContext *c, const char *text) {
     redisReply *r = redisCommand(c, text);
     cr_assert(r != NULL && r->type != REDIS_REPLY_ERROR, "%s: %s", text,
@@ -110,11 +55,12 @@ Test(projector_dlq_crash, sigkill_between_the_dlq_and_the_quarantine_loses_nothi
      .timeout = 120) {
     uint64_t seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20);
     fprintf(stderr, "projector_dlq_crash seed: %llu\n", (unsigned long long)seed);
-    own_redis own;
-    redis_start(&own);
+    pt_own_redis own;
+    pt_own_redis_init(&own, 27400 + (int)(getpid() % 500), false);
+    pt_own_redis_start(&own);
     pt_env env;
     pt_env_init(&env);
-    snprintf(env.redis_url, sizeof(env.redis_url), "redis://127.0.0.1:%d/0", own.port);
+    pt_own_redis_url(&own, env.redis_url, sizeof(env.redis_url));
     pt_workload w, wa; /* the others, and A alone (no random traffic on it) */
     pt_workload_init(&w, &env, 12, seed, "dlq-crash-");
     pt_workload_init(&wa, &env, 1, seed + 1, "dlq-crash-a-");
@@ -195,5 +141,5 @@ Test(projector_dlq_crash, sigkill_between_the_dlq_and_the_quarantine_loses_nothi
     pt_workload_destroy(&w);
     pt_workload_destroy(&wa);
     pt_env_cleanup(&env);
-    redis_stop(&own);
+    pt_own_redis_destroy(&own);
 }

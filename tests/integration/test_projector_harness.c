@@ -9,6 +9,7 @@
 
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
@@ -660,4 +661,73 @@ char *pt_redis_snapshot(const pt_env *env, redisContext *c) {
     *p = '\0';
     free(lines);
     return out;
+}
+
+/* ---- a Redis of the test's own ---- */
+
+void pt_own_redis_init(pt_own_redis *r, int port, bool aof) {
+    memset(r, 0, sizeof(*r));
+    r->port = port;
+    r->aof = aof;
+    snprintf(r->dir, sizeof(r->dir), "/tmp/ledger-redis-XXXXXX");
+    cr_assert_not_null(mkdtemp(r->dir), "mkdtemp: %s", strerror(errno));
+}
+
+void pt_own_redis_url(const pt_own_redis *r, char *buf, size_t size) {
+    snprintf(buf, size, "redis://127.0.0.1:%d/0", r->port);
+}
+
+void pt_own_redis_start(pt_own_redis *r) {
+    char port[16], log_path[128];
+    snprintf(port, sizeof(port), "%d", r->port);
+    snprintf(log_path, sizeof(log_path), "%s/redis.log", r->dir);
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        const char *aof = r->aof ? "yes" : "no";
+        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--dir",
+               r->dir, "--appendonly", aof, "--appendfsync", "everysec", "--aof-load-truncated",
+               "yes", "--save", "", "--logfile", log_path, (char *)NULL);
+        _exit(127);
+    }
+    r->pid = pid;
+    char url[64], errstr[256] = "";
+    pt_own_redis_url(r, url, sizeof(url));
+    int64_t deadline = pt_now_ms() + 30000;
+    for (;;) {
+        redisContext *c = ledger_redis_connect_url(url, 1000, errstr, sizeof(errstr));
+        if (c != NULL) {
+            redisReply *reply = redisCommand(c, "PING");
+            bool ok = reply != NULL && reply->type == REDIS_REPLY_STATUS;
+            if (reply != NULL)
+                freeReplyObject(reply);
+            redisFree(c);
+            if (ok)
+                return;
+        }
+        cr_assert_lt(pt_now_ms(), deadline, "own redis-server on port %d did not start: %s",
+                     r->port, errstr);
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = 20 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+void pt_own_redis_kill(pt_own_redis *r) {
+    if (r->pid > 0) {
+        kill(r->pid, SIGKILL);
+        waitpid(r->pid, NULL, 0);
+        r->pid = 0;
+    }
+}
+
+void pt_own_redis_destroy(pt_own_redis *r) {
+    pt_own_redis_kill(r);
+    if (r->dir[0] == '\0')
+        return;
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", r->dir);
+    cr_assert_eq(system(cmd), 0);
+    r->dir[0] = '\0';
 }

@@ -36,6 +36,31 @@ typedef struct pt_env {
     char log_dir[64]; /* the children's logs; removed by pt_env_cleanup */
 } pt_env;
 
+/* A redis-server of the test's own, for faults the shared test Redis must
+ * not see (killed, restarted, refusing writes): on `port`, its data in a
+ * temporary folder, killed with the test process. */
+typedef struct pt_own_redis {
+    pid_t pid; /* 0: not running */
+    int port;
+    bool aof; /* appendonly everysec (a truncated AOF loads); else no persistence */
+    char dir[64];
+} pt_own_redis;
+
+/* Makes its folder; does not start it. */
+void pt_own_redis_init(pt_own_redis *r, int port, bool aof);
+
+/* Starts it (again) and waits until it answers PING. */
+void pt_own_redis_start(pt_own_redis *r);
+
+/* SIGKILL, and waits for it to be gone. */
+void pt_own_redis_kill(pt_own_redis *r);
+
+/* Kills it and removes its folder. */
+void pt_own_redis_destroy(pt_own_redis *r);
+
+/* "redis://127.0.0.1:<port>/0". */
+void pt_own_redis_url(const pt_own_redis *r, char *buf, size_t size);
+
 /* A fresh prefix and namespace, and the events topic created with
  * PT_PARTITIONS partitions. */
 void pt_env_init(pt_env *env);

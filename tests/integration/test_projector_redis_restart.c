@@ -32,61 +32,9 @@
 #include "test_projector_event_count.h"
 #include "test_projector_harness.h"
 
-typedef struct own_redis {
-    pid_t pid;
-    int port;
-    char dir[64];
-} own_redis;
-
-static void redis_start(own_redis *r) {
-    char port[16];
-    snprintf(port, sizeof(port), "%d", r->port);
-    char log_path[128];
-    snprintf(log_path, sizeof(log_path), "%s/redis.log", r->dir);
-    fflush(NULL);
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--dir",
-               r->dir, "--appendonly", "yes", "--appendfsync", "everysec", "--aof-load-truncated",
-               "yes", "--save", "", "--logfile", log_path, (char *)NULL);
-        _exit(127);
-    }
-    r->pid = pid;
-    /* Ready when it answers PING. */
-    char url[64], errstr[256];
-    snprintf(url, sizeof(url), "redis://127.0.0.1:%d/0", r->port);
-    int64_t deadline = pt_now_ms() + 30000;
-    for (;;) {
-        redisContext *c = ledger_redis_connect_url(url, 1000, errstr, sizeof(errstr));
-        if (c != NULL) {
-            redisReply *reply = redisCommand(c, "PING");
-            bool ok = reply != NULL && reply->type == REDIS_REPLY_STATUS;
-            if (reply != NULL)
-                freeReplyObject(reply);
-            redisFree(c);
-            if (ok)
-                return;
-        }
-        cr_assert_lt(pt_now_ms(), deadline, "own redis-server on port %d did not start: %s",
-                     r->port, errstr);
-        struct timespec ts = {.tv_sec = 0, .tv_nsec = 20 * 1000000L};
-        nanosleep(&ts, NULL);
-    }
-}
-
-static void redis_kill(own_redis *r) {
-    if (r->pid > 0) {
-        kill(r->pid, SIGKILL);
-        waitpid(r->pid, NULL, 0);
-        r->pid = 0;
-    }
-}
-
 /* Cuts the newest incremental AOF file to `keep` of its size. Returns the
  * bytes removed. */
-static long truncate_aof(const own_redis *r, double keep) {
+static long truncate_aof(const pt_own_redis *r, double keep) {
     char dir[128];
     snprintf(dir, sizeof(dir), "%s/appendonlydir", r->dir);
     DIR *d = opendir(dir);
@@ -111,12 +59,6 @@ static long truncate_aof(const own_redis *r, double keep) {
     return (long)(st.st_size - size);
 }
 
-static void remove_dir(const char *path) {
-    char cmd[256];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
-    cr_assert_eq(system(cmd), 0);
-}
-
 /* Static membership: the restarted process takes the killed one's place
  * without waiting for its session to expire. */
 static void start_balance(pt_proc *p, const pt_env *env) {
@@ -131,14 +73,13 @@ static void start_balance(pt_proc *p, const pt_env *env) {
 Test(projector_redis_restart, views_converge_after_redis_loses_the_aof_tail, .timeout = 300) {
     uint64_t seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20);
     fprintf(stderr, "projector_redis_restart seed: %llu\n", (unsigned long long)seed);
-    own_redis r = {.port = 26400 + (int)(getpid() % 500)};
-    snprintf(r.dir, sizeof(r.dir), "/tmp/ledger-redis-XXXXXX");
-    cr_assert_not_null(mkdtemp(r.dir));
-    redis_start(&r);
+    pt_own_redis r;
+    pt_own_redis_init(&r, 26400 + (int)(getpid() % 500), true);
+    pt_own_redis_start(&r);
 
     pt_env env;
     pt_env_init(&env);
-    snprintf(env.redis_url, sizeof(env.redis_url), "redis://127.0.0.1:%d/0", r.port);
+    pt_own_redis_url(&r, env.redis_url, sizeof(env.redis_url));
     pt_workload w;
     pt_workload_init(&w, &env, 150, seed, "aof-");
     redisContext *c = pt_redis(&env);
@@ -163,10 +104,10 @@ Test(projector_redis_restart, views_converge_after_redis_loses_the_aof_tail, .ti
     }
     int64_t at_kill = pt_checkpoint_sum(&env, c, "balance");
     redisFree(c);
-    redis_kill(&r);
+    pt_own_redis_kill(&r);
     long cut = truncate_aof(&r, 0.7);
     fprintf(stderr, "projector_redis_restart: cut %ld bytes off the AOF\n", cut);
-    redis_start(&r);
+    pt_own_redis_start(&r);
     c = pt_redis(&env);
     int64_t after_restart = pt_checkpoint_sum(&env, c, "balance");
     fprintf(stderr,
@@ -192,8 +133,7 @@ Test(projector_redis_restart, views_converge_after_redis_loses_the_aof_tail, .ti
     redisFree(c);
     pt_workload_destroy(&w);
     pt_env_cleanup(&env);
-    redis_kill(&r);
-    remove_dir(r.dir);
+    pt_own_redis_destroy(&r);
 }
 
 static void config_maxmemory(redisContext *c, const char *bytes) {
@@ -230,14 +170,13 @@ Test(projector_redis_restart, views_converge_after_redis_refuses_writes_for_a_wh
      .timeout = 300) {
     uint64_t seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20);
     fprintf(stderr, "projector_redis_refusals seed: %llu\n", (unsigned long long)seed);
-    own_redis r = {.port = 26900 + (int)(getpid() % 500)};
-    snprintf(r.dir, sizeof(r.dir), "/tmp/ledger-redis-XXXXXX");
-    cr_assert_not_null(mkdtemp(r.dir));
-    redis_start(&r);
+    pt_own_redis r;
+    pt_own_redis_init(&r, 26900 + (int)(getpid() % 500), true);
+    pt_own_redis_start(&r);
 
     pt_env env;
     pt_env_init(&env);
-    snprintf(env.redis_url, sizeof(env.redis_url), "redis://127.0.0.1:%d/0", r.port);
+    pt_own_redis_url(&r, env.redis_url, sizeof(env.redis_url));
     pt_workload w;
     pt_workload_init(&w, &env, 150, seed, "oom-");
     redisContext *c = pt_redis(&env);
@@ -271,6 +210,5 @@ Test(projector_redis_restart, views_converge_after_redis_refuses_writes_for_a_wh
     redisFree(c);
     pt_workload_destroy(&w);
     pt_env_cleanup(&env);
-    redis_kill(&r);
-    remove_dir(r.dir);
+    pt_own_redis_destroy(&r);
 }
