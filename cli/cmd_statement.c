@@ -97,7 +97,7 @@ static void free_replies(redisReply **replies, size_t n) {
 
 typedef enum read_outcome {
     READ_DONE = 0,
-    READ_RETRY = 1,     /* the view moved under the read: read again */
+    READ_RETRY = 1,     /* a rebuild switched generations under the read: read again */
     READ_NOT_FOUND = 2, /* the view has never seen the account */
     READ_ERROR = -1,    /* errstr says what */
 } read_outcome;
@@ -109,11 +109,6 @@ typedef struct statement_read {
     bool stale;
     json_t *entries; /* owned */
 } statement_read;
-
-/* Adds v to *sum, or fails on overflow. */
-static int add_i64(int64_t *sum, int64_t v) {
-    return __builtin_add_overflow(*sum, v, sum) ? -1 : 0;
-}
 
 /* The account hash's fields (HGETALL): whether the account exists, the
  * month's totals, and the opening balance (the nets of every earlier
@@ -145,7 +140,8 @@ static int fold_account(const redisReply *hash, int32_t month, bool *found, stat
             goto bad;
         if (m == month)
             *(kind == 'i' ? &out->total_in : &out->total_out) = value;
-        else if (m < month && add_i64(&out->opening, kind == 'i' ? value : -value) != 0) {
+        else if (m < month && __builtin_add_overflow(out->opening, kind == 'i' ? value : -value,
+                                                     &out->opening)) {
             snprintf(errstr, errstr_size, "the opening balance overflows");
             return -1;
         }
@@ -320,8 +316,9 @@ static int statement_run(const ledger_config *cfg, const void *unused) {
         outcome = read_once(c, ns, account, month, &st, errstr, sizeof errstr);
     switch (outcome) {
         case READ_RETRY:
-            fprintf(stderr, "ledger: the %s view of '%s' kept changing during %d reads\n", VIEW,
-                    account, READ_ATTEMPTS);
+            fprintf(stderr,
+                    "ledger: the %s view switched generations during each of %d reads of '%s'\n",
+                    VIEW, READ_ATTEMPTS, account);
             goto cleanup;
         case READ_ERROR:
             fprintf(stderr, "ledger: %s\n", errstr);

@@ -30,6 +30,14 @@
 #include <librdkafka/rdkafka.h>
 #include <stddef.h>
 
+/* The prefetch bound of this project's catching-up consumers (the
+ * projector's, the producer's restore): librdkafka 2.0.2 prefetches up to
+ * 100,000 messages or 64 MB by default, which became most of their memory
+ * (and, for the restore, stayed in the heap after it). With the waker, a
+ * bounded queue costs no rate. */
+#define LEDGER_FETCH_QUEUE_MESSAGES "40000"
+#define LEDGER_FETCH_QUEUE_KBYTES   "8192"
+
 typedef struct ledger_fetch_waker ledger_fetch_waker;
 
 /* Starts the waker of consumer `rk` (borrowed: it must outlive the waker;

@@ -83,11 +83,13 @@ producer_restore *producer_restore_new(const ledger_config *cfg, const ledger_co
         /* The broker answers a fetch at the end of a partition at once
          * instead of waiting for data: the end is what a restore waits for. */
         restore_set(conf, "fetch.wait.max.ms", "10", errstr, errstr_size) != 0 ||
-        /* A bounded prefetch, as the projector's: with the fetch waker the
-         * queue fills to its bound, and librdkafka's default (64 MB) was
-         * left behind in the heap after the restore, as RSS. */
-        restore_set(conf, "queued.min.messages", "40000", errstr, errstr_size) != 0 ||
-        restore_set(conf, "queued.max.messages.kbytes", "8192", errstr, errstr_size) != 0) {
+        /* A bounded prefetch (fetch_waker.h): with the waker the queue
+         * fills to its bound, and librdkafka's default (64 MB) was left
+         * behind in the heap after the restore, as RSS. */
+        restore_set(conf, "queued.min.messages", LEDGER_FETCH_QUEUE_MESSAGES, errstr,
+                    errstr_size) != 0 ||
+        restore_set(conf, "queued.max.messages.kbytes", LEDGER_FETCH_QUEUE_KBYTES, errstr,
+                    errstr_size) != 0) {
         rd_kafka_conf_destroy(conf);
         goto fail;
     }

@@ -3,9 +3,11 @@
  * kept between batches so the next batch of that account need not read it
  * back from Redis (a view opts in with projector_view.state_size).
  *
- * Why it is safe: an entry is put only after the EXEC that stored it
- * succeeded, and it is used only by a batch whose round trip 1 still finds
- * the partition's checkpoint where this process left it. Anything else
+ * Why it is safe: an entry is put as the EXEC that stores it is sent, and
+ * every outcome of that EXEC but success empties the table before anything
+ * relies on it (a slice folded from it meanwhile is folded again); an entry
+ * is used only by a batch whose round trip 1 still finds the partition's
+ * checkpoint where this process left it. Anything else
  * that writes an account's keys moves that checkpoint (another process of
  * the view, a rollback of Redis) or works on a quarantined account (`ledger
  * dlq`), which the runtime forgets as it quarantines it. On any doubt - a

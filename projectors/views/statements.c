@@ -131,19 +131,15 @@ static int reply_int64(const redisReply *r, const char *what, int64_t *out, bool
     return 0;
 }
 
-/* What the runtime keeps of an account between batches (state_size). */
+/* An account's stored state as far as it is known: what the runtime keeps
+ * between batches (state_size), and what a batch starts from. */
 typedef struct statements_kept {
-    int64_t version; /* -1: nothing usable kept */
+    int64_t version;
     int64_t balance;
     int32_t month;     /* the latest month with entries, or NO_MONTH */
     bool month_totals; /* total_in/total_out below are that month's */
     int64_t total_in, total_out;
 } statements_kept;
-
-static const statements_kept *kept_of(const view_account_input *input) {
-    const statements_kept *k = input->cached;
-    return k != NULL && k->version >= 0 ? k : NULL;
-}
 
 /* ---- the months of a batch ---- */
 
@@ -179,7 +175,6 @@ static bool kept_covers(const statements_kept *k, const int32_t *months, size_t 
 /* One read month of an account's batch: what is stored and what is added. */
 typedef struct month_total {
     int32_t month;
-    bool touched;
     int64_t total_in, total_out;
     int64_t stored_in, stored_out; /* before the batch: only what changes is written */
 } month_total;
@@ -244,7 +239,6 @@ static int flush_month(view_batch *batch, const char *account, month_run *run, m
             continue;
         totals[i].total_in = statement_sat_add(totals[i].total_in, r->total_in);
         totals[i].total_out = statement_sat_add(totals[i].total_out, r->total_out);
-        totals[i].touched = true;
         return 0;
     }
     char key[KEY_BUF], field[FIELD_BUF], num[TEXT_INT_BUF];
@@ -271,7 +265,7 @@ static size_t statements_read(const void *state, view_batch *batch,
     (void)state;
     int32_t months[MONTH_READS];
     size_t n = batch_months(input->events, input->event_count, months);
-    const statements_kept *k = kept_of(input);
+    const statements_kept *k = input->cached;
     if (k != NULL && kept_covers(k, months, n))
         return 0;
     char key[KEY_BUF];
@@ -290,10 +284,9 @@ static size_t statements_read(const void *state, view_batch *batch,
 }
 
 /* The stored state from the HMGET reply: balance, version, latest month
- * and the totals of the read months. */
-static int parse_stored(const view_account_input *input, int64_t *balance, int64_t *version,
-                        int32_t *latest, month_total *totals, size_t n, char *errstr,
-                        size_t errstr_size) {
+ * (its totals not known from here) and the totals of the read months. */
+static int parse_stored(const view_account_input *input, statements_kept *stored,
+                        month_total *totals, size_t n, char *errstr, size_t errstr_size) {
     const char *account = input->account;
     const redisReply *r = input->replies[0];
     if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements < 3 + 2 * n) {
@@ -301,19 +294,22 @@ static int parse_stored(const view_account_input *input, int64_t *balance, int64
         return -1;
     }
     bool has_balance, has_version, has;
-    if (reply_int64(r->element[0], "balance", balance, &has_balance, errstr, errstr_size) != 0 ||
-        reply_int64(r->element[1], "version", version, &has_version, errstr, errstr_size) != 0)
+    memset(stored, 0, sizeof(*stored));
+    if (reply_int64(r->element[0], "balance", &stored->balance, &has_balance, errstr,
+                    errstr_size) != 0 ||
+        reply_int64(r->element[1], "version", &stored->version, &has_version, errstr,
+                    errstr_size) != 0)
         return -1;
-    if (has_balance != has_version || *version < 0) {
+    if (has_balance != has_version || stored->version < 0) {
         snprintf(errstr, errstr_size,
                  "unreadable statements state of '%s': balance and version disagree", account);
         return -1;
     }
-    *latest = NO_MONTH;
+    stored->month = NO_MONTH;
     const redisReply *m = r->element[2];
     if (m->type == REDIS_REPLY_STRING) {
         const char *why = NULL;
-        if (ltime_month_parse(m->str, m->len, latest, &why) != 0) {
+        if (ltime_month_parse(m->str, m->len, &stored->month, &why) != 0) {
             snprintf(errstr, errstr_size, "unreadable latest month '%.*s' of '%s': %s",
                      (int)(m->len > 40 ? 40 : m->len), m->str, account, why);
             return -1;
@@ -332,9 +328,12 @@ static int parse_stored(const view_account_input *input, int64_t *balance, int64
     return 0;
 }
 
+/* Leaves the account's state after the batch in input->state_out: the
+ * latest month's totals are known when it is a read month, or the month
+ * `stored` knew and the batch did not touch. */
 static void keep_state(const view_account_input *input, int64_t balance, int64_t version,
-                       int32_t latest, const month_total *totals, size_t n, bool latest_known,
-                       int64_t latest_in, int64_t latest_out) {
+                       int32_t latest, const month_total *totals, size_t n,
+                       const statements_kept *stored) {
     if (input->state_out == NULL)
         return;
     statements_kept k;
@@ -342,9 +341,12 @@ static void keep_state(const view_account_input *input, int64_t balance, int64_t
     k.version = version;
     k.balance = balance;
     k.month = latest;
-    k.month_totals = latest == NO_MONTH || latest_known;
-    k.total_in = latest_in;
-    k.total_out = latest_out;
+    k.month_totals = latest == NO_MONTH;
+    if (latest == stored->month && stored->month_totals) {
+        k.month_totals = true;
+        k.total_in = stored->total_in;
+        k.total_out = stored->total_out;
+    }
     for (size_t i = 0; i < n; i++) {
         if (totals[i].month == latest) {
             k.month_totals = true;
@@ -365,28 +367,17 @@ static int statements_apply(const void *state, view_batch *batch, const view_acc
     for (size_t i = 0; i < n_months; i++)
         totals[i] = (month_total){.month = months[i]};
 
-    int64_t balance, version;
-    int32_t stored_latest;
-    /* The stored latest month's totals, when known without being a read month. */
-    bool latest_known = false;
-    int64_t latest_in = 0, latest_out = 0;
-    const statements_kept *k = kept_of(input);
-    if (input->reply_count == 0 && k != NULL) {
-        balance = k->balance;
-        version = k->version;
-        stored_latest = k->month;
-        latest_known = k->month_totals;
-        latest_in = k->total_in;
-        latest_out = k->total_out;
+    statements_kept stored;
+    if (input->reply_count == 0 && input->cached != NULL) {
+        memcpy(&stored, input->cached, sizeof stored);
         for (size_t i = 0; i < n_months; i++) {
-            if (months[i] == k->month) {
-                totals[i].total_in = k->total_in;
-                totals[i].total_out = k->total_out;
+            if (months[i] == stored.month) {
+                totals[i].total_in = stored.total_in;
+                totals[i].total_out = stored.total_out;
             }
         }
     } else if (input->reply_count >= 1 && input->replies != NULL) {
-        if (parse_stored(input, &balance, &version, &stored_latest, totals, n_months, errstr,
-                         errstr_size) != 0)
+        if (parse_stored(input, &stored, totals, n_months, errstr, errstr_size) != 0)
             return -1;
     } else {
         snprintf(errstr, errstr_size, "statements state of '%s' not read (key too long?)", account);
@@ -399,6 +390,7 @@ static int statements_apply(const void *state, view_batch *batch, const view_acc
 
     /* First pass: the events to apply must follow the stored version without
      * a gap; nothing is written unless all of them can be. */
+    int64_t balance = stored.balance, version = stored.version;
     int64_t expect = version + 1;
     for (size_t i = 0; i < input->event_count; i++) {
         int64_t seq = input->events[i].seq;
@@ -413,12 +405,11 @@ static int statements_apply(const void *state, view_batch *batch, const view_acc
         expect++;
     }
     if (expect == version + 1) {
-        keep_state(input, balance, version, stored_latest, totals, n_months, latest_known,
-                   latest_in, latest_out);
+        keep_state(input, balance, version, stored.month, totals, n_months, &stored);
         return 0; /* a replay: nothing new */
     }
 
-    int32_t latest = stored_latest;
+    int32_t latest = stored.month;
     month_run run;
     run.active = false;
     run.pending = 0;
@@ -477,7 +468,7 @@ static int statements_apply(const void *state, view_batch *batch, const view_acc
     lens[argc++] = 7;
     argv[argc] = ver;
     lens[argc++] = text_int_format(version, ver);
-    if (latest != stored_latest) {
+    if (latest != stored.month) {
         argv[argc] = "month";
         lens[argc++] = 5;
         argv[argc] = latest_name;
@@ -485,8 +476,6 @@ static int statements_apply(const void *state, view_batch *batch, const view_acc
     }
     size_t f = 0;
     for (size_t i = 0; i < n_months; i++) {
-        if (!totals[i].touched)
-            continue;
         const int64_t values[] = {totals[i].total_in, totals[i].total_out};
         const int64_t stored[] = {totals[i].stored_in, totals[i].stored_out};
         for (int j = 0; j < 2; j++, f++) {
@@ -500,8 +489,7 @@ static int statements_apply(const void *state, view_batch *batch, const view_acc
         }
     }
     view_batch_write(batch, argc, argv, lens);
-    keep_state(input, balance, version, latest, totals, n_months,
-               latest == stored_latest && latest_known, latest_in, latest_out);
+    keep_state(input, balance, version, latest, totals, n_months, &stored);
     return 0;
 }
 

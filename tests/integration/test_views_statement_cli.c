@@ -121,13 +121,11 @@ Test(views_statement_cli, a_month_boundary_with_a_transfer) {
     vw_world_destroy(w);
 }
 
-/* Rejected before anything is asked of Redis: no world needed. */
 /* The totals of a month carry over from one batch of the running projector
  * to the next, and a back-dated event still lands in its own month. Each
- * batch is applied before the next is produced. (Written for a statements
- * view that kept its states between batches: a version that kept zero
- * totals, or no latest month, failed it. That version was not kept: it
- * saved 8% of Redis's time for 19 MB, which took the projector to 99 MB.) */
+ * batch is applied before the next is produced, so the projector goes on
+ * from the states it kept (a kept state with zero totals, or with no
+ * latest month, fails it). */
 static void expect_month(vw_world *w, const char *month, const char *opening, const char *closing,
                          const char *in, const char *out, size_t entries) {
     cli_result res;
@@ -178,6 +176,7 @@ Test(views_statement_cli, a_month_spread_over_batches_keeps_its_totals) {
     vw_world_destroy(w);
 }
 
+/* Rejected before anything is asked of Redis: no world needed. */
 Test(views_statement_cli, bad_input_exits_2_with_the_reason) {
     static const struct {
         const char *argv[8];
