@@ -261,7 +261,9 @@ static int command_run(const ledger_config *cfg, const void *arg) {
     command_input_error err;
     command_input_error_init(&err);
     if (command_input_build(spec->type, &in, &command, &err) != 0) {
-        fprintf(stderr, "ledger: %s\n", err.message);
+        /* The reason code too, as `ledger submit` and the ledger give it:
+         * a script can match on it. */
+        fprintf(stderr, "ledger: %s (%s)\n", err.message, ledger_reason_name(err.reason));
         return CLI_EXIT_USAGE;
     }
     return send_and_wait(cfg, &command);

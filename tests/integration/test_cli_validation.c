@@ -26,9 +26,10 @@ static void teardown(void) {
     tcf_topics_delete(&topics);
 }
 
-/* Runs argv and expects exit 2, nothing on stdout, and stderr starting
- * with `want` (the subject and fault named). */
-static void expect_refused(const char *const *argv, const char *want) {
+/* Runs argv and expects exit 2, nothing on stdout, stderr starting with
+ * `want` (the subject and fault named) and, when `reason` is given, its
+ * first line ending with that reason code in parentheses. */
+static void expect_refused_for(const char *const *argv, const char *want, const char *reason) {
     tcf_run_result res;
     tcf_run(&res, argv, topics.env, NULL);
     char shown[512] = "";
@@ -40,7 +41,21 @@ static void expect_refused(const char *const *argv, const char *want) {
     cr_assert_str_eq(res.out, "", "ledger %s printed: %s", shown, res.out);
     cr_assert(strncmp(res.err, want, strlen(want)) == 0, "ledger %s: stderr '%s', expected '%s...'",
               shown, res.err, want);
+    if (reason != NULL) {
+        char tail[64];
+        snprintf(tail, sizeof(tail), " (%s)\n", reason);
+        const char *eol = strchr(res.err, '\n');
+        size_t first = eol != NULL ? (size_t)(eol - res.err) + 1 : 0;
+        cr_assert(first >= strlen(tail) &&
+                      strncmp(res.err + first - strlen(tail), tail, strlen(tail)) == 0,
+                  "ledger %s: stderr '%s' does not end its first line with '%s'", shown, res.err,
+                  tail);
+    }
     tcf_run_free(&res);
+}
+
+static void expect_refused(const char *const *argv, const char *want) {
+    expect_refused_for(argv, want, NULL);
 }
 
 /* SPEC section 4's rejected amounts, and some more. */
@@ -71,15 +86,16 @@ Test(cli_validation, every_bad_amount_exits_2_and_sends_nothing, .init = setup, 
         const char *amount = bad_amounts[i];
         snprintf(want, sizeof(want), "ledger: invalid amount '%s': ", amount);
         const char *deposit[] = {"deposit", "A", amount, NULL};
-        expect_refused(deposit, want);
+        expect_refused_for(deposit, want, "invalid_amount");
         const char *withdraw[] = {"withdraw", "A", amount, NULL};
-        expect_refused(withdraw, want);
+        expect_refused_for(withdraw, want, "invalid_amount");
         const char *transfer[] = {"transfer", "A", "B", amount, NULL};
-        expect_refused(transfer, want);
+        expect_refused_for(transfer, want, "invalid_amount");
     }
     /* The message names the fault, as SPEC section 4's example says. */
     const char *example[] = {"deposit", "A", "1.234", NULL};
-    expect_refused(example, "ledger: invalid amount '1.234': more than two decimals\n");
+    expect_refused(example,
+                   "ledger: invalid amount '1.234': more than two decimals (invalid_amount)\n");
     cr_assert_eq(tcf_topic_size(topics.names[LEDGER_KAFKA_TOPIC_COMMANDS]), 0);
 }
 
@@ -90,7 +106,7 @@ Test(cli_validation, a_bad_overdraft_exits_2_but_zero_is_an_overdraft, .init = s
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         snprintf(want, sizeof(want), "ledger: invalid overdraft '%s': ", bad[i]);
         const char *argv[] = {"open", "A", "--overdraft", bad[i], NULL};
-        expect_refused(argv, want);
+        expect_refused_for(argv, want, "invalid_amount");
     }
     cr_assert_eq(tcf_topic_size(topics.names[LEDGER_KAFKA_TOPIC_COMMANDS]), 0);
 
@@ -114,15 +130,15 @@ Test(cli_validation, bad_account_ids_exit_2_naming_the_account, .init = setup, .
         /* At most 64 bytes of the bad id are quoted. */
         snprintf(want, sizeof(want), "ledger: invalid account '%.64s", bad[i]);
         const char *open[] = {"open", bad[i], NULL};
-        expect_refused(open, want);
+        expect_refused_for(open, want, "invalid_account");
         const char *deposit[] = {"deposit", bad[i], "5", NULL};
-        expect_refused(deposit, want);
+        expect_refused_for(deposit, want, "invalid_account");
         const char *close[] = {"close", bad[i], NULL};
-        expect_refused(close, want);
+        expect_refused_for(close, want, "invalid_account");
         const char *from[] = {"transfer", bad[i], "B", "5", NULL};
-        expect_refused(from, want);
+        expect_refused_for(from, want, "invalid_account");
         const char *to[] = {"transfer", "A", bad[i], "5", NULL};
-        expect_refused(to, want);
+        expect_refused_for(to, want, "invalid_account");
     }
     /* 64 characters is still an account. */
     long_id[64] = '\0';
