@@ -70,6 +70,10 @@ for bin in "$LEDGER" "$PRODUCER" "$BUILD/bench/bench_append" "$BUILD/bench/bench
     "$BUILD/bench/bench_seed"; do
     [[ -x "$bin" ]] || die "'$bin' not found: build first (LEDGER_BUILD_DIR=$BUILD)"
 done
+if [[ " $BENCH_STEPS " == *" e "* ]]; then
+    command -v valgrind >/dev/null ||
+        die "BENCH_CALLGRIND=1 needs valgrind: sudo scripts/deps --bench installs it"
+fi
 for n in "$BENCH_ACCOUNTS" "$BENCH_COMMANDS" "$BENCH_RATE" "$BENCH_LATENCY_SECONDS" \
     "$BENCH_MEMORY_ACCOUNTS" "$BENCH_APPEND_RECORDS" "$BENCH_CALLGRIND_COMMANDS"; do
     [[ "$n" =~ ^[1-9][0-9]*$ ]] || die "invalid BENCH_* value '$n': expected a positive number"
@@ -265,7 +269,6 @@ step_memory() {
 # transfers included; idle, it still polls: about 1% of a CPU under
 # valgrind, counted too).
 step_callgrind() {
-    command -v valgrind >/dev/null || die "valgrind not found (apt-get install valgrind)"
     local prefix="$TAG-e." plog="$RUN_DIR/producer-e.log" out="$RUN_DIR/callgrind.out"
     ledger admin create-topics --topic-prefix "$prefix" >/dev/null
     start_producer "$prefix" "$plog" valgrind --tool=callgrind --callgrind-out-file="$out"

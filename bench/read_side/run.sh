@@ -63,6 +63,14 @@ proj_args() { # VIEW NS
 for b in rbench_gen rbench_consume rbench_watch rbench_apply rbench_latency; do
     [[ -x "$BIN/$b" ]] || { echo "run.sh: '$BIN/$b' not found: build first (BUILD=$BUILD)" >&2; exit 2; }
 done
+if [[ "$CALLGRIND" == 1 ]] && ! command -v valgrind >/dev/null; then
+    echo "run.sh: CALLGRIND=1 (the default) needs valgrind: sudo scripts/deps --bench installs it, CALLGRIND=0 skips the count" >&2
+    exit 2
+fi
+if [[ "$PEER" == 1 ]] && ! python3 -c 'import ensurepip' 2>/dev/null; then
+    echo "run.sh: PEER=1 (the default) makes a python venv: sudo scripts/deps --bench installs python3-venv, PEER=0 skips the peer" >&2
+    exit 2
+fi
 export LEDGER_BIN="$BUILD/cli/ledger"
 LEDGER_BENCH_PORT_BASE="$BASE" "$ROOT/scripts/services" start bench >&2
 # Every run starts on an empty bench Redis: earlier runs' views (about 0.5 GB
