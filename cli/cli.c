@@ -77,6 +77,8 @@ static bool cli_load(ledger_config *cfg, int argc, char **argv, const char *usag
     ledger_log_format log_format = LEDGER_LOG_FORMAT_TEXT;
     (void)ledger_log_format_parse(ledger_config_str(cfg, "log_format"), &log_format);
     ledger_log_set_format(log_format);
+    /* Every subcommand ends with one line saying what failed, if anything. */
+    ledger_log_set_rdkafka_debug(true);
     *exit_code = CLI_EXIT_OK;
     return true;
 }

@@ -32,7 +32,8 @@ static struct {
     char program[LOG_PROGRAM_MAX];
     ledger_log_level level;
     ledger_log_format format;
-} log_settings = {"ledger", LEDGER_LOG_LEVEL_INFO, LEDGER_LOG_FORMAT_TEXT};
+    bool rdkafka_debug; /* librdkafka's lines at DEBUG whatever their level */
+} log_settings = {"ledger", LEDGER_LOG_LEVEL_INFO, LEDGER_LOG_FORMAT_TEXT, false};
 
 static const char *const level_names[] = {"ERROR", "WARN", "INFO", "DEBUG"};
 static const char *const json_level_names[] = {"error", "warn", "info", "debug"};
@@ -65,6 +66,10 @@ int ledger_log_level_parse(const char *text, ledger_log_level *level) {
 void ledger_log_set_format(ledger_log_format format) {
     if (format == LEDGER_LOG_FORMAT_TEXT || format == LEDGER_LOG_FORMAT_JSON)
         log_settings.format = format;
+}
+
+void ledger_log_set_rdkafka_debug(bool debug) {
+    log_settings.rdkafka_debug = debug;
 }
 
 int ledger_log_format_parse(const char *text, ledger_log_format *format) {
@@ -248,6 +253,8 @@ void ledger_log_rdkafka_cb(const rd_kafka_t *rk, int level, const char *fac, con
     else if (level <= 6)
         ours = LEDGER_LOG_LEVEL_INFO;
     else
+        ours = LEDGER_LOG_LEVEL_DEBUG;
+    if (log_settings.rdkafka_debug)
         ours = LEDGER_LOG_LEVEL_DEBUG;
     LEDGER_LOG(ours, "rdkafka %s %s: %s", rk != NULL ? rd_kafka_name(rk) : "-",
                fac != NULL ? fac : "-", buf != NULL ? buf : "");

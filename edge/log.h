@@ -49,6 +49,12 @@ int ledger_log_level_parse(const char *text, ledger_log_level *level);
  * ledger_log_init and under the same rule (before other threads exist). */
 void ledger_log_set_format(ledger_log_format format);
 
+/* Logs librdkafka's own lines (ledger_log_rdkafka_cb) at DEBUG, whatever
+ * their level: for a short-lived tool that reports the outcome itself
+ * ("kafka unreachable at ..."), librdkafka's retries on the way are noise
+ * unless asked for with the debug level. Same rule as ledger_log_init. */
+void ledger_log_set_rdkafka_debug(bool debug);
+
 /* Parses "text" or "json" (ASCII case-insensitive). Returns 0 and sets
  * *format, or -1. */
 int ledger_log_format_parse(const char *text, ledger_log_format *format);

@@ -117,6 +117,25 @@ Test(log, rdkafka_levels_map_to_ours) {
     cr_assert(strstr(out, "noise") == NULL, "%s", out);
 }
 
+Test(log, rdkafka_lines_can_all_be_debug) {
+    capture_stderr();
+    ledger_log_init("t", LEDGER_LOG_LEVEL_INFO);
+    ledger_log_set_rdkafka_debug(true);
+    ledger_log_rdkafka_cb(NULL, 3, "FAIL", "broker down");
+    LOG_ERROR("kafka unreachable");
+    char out[4096];
+    captured(out, sizeof(out));
+    cr_assert(strstr(out, "broker down") == NULL, "%s", out);
+    cr_assert(strstr(out, " ERROR t: kafka unreachable\n") != NULL, "%s", out);
+
+    capture_stderr();
+    ledger_log_init("t", LEDGER_LOG_LEVEL_DEBUG);
+    ledger_log_rdkafka_cb(NULL, 3, "FAIL", "broker down");
+    captured(out, sizeof(out));
+    cr_assert(strstr(out, " DEBUG t: rdkafka - FAIL: broker down\n") != NULL, "%s", out);
+    ledger_log_set_rdkafka_debug(false);
+}
+
 /* ---- the json format ---- */
 
 Test(log, format_names_parse) {
