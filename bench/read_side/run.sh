@@ -17,7 +17,9 @@
 # per view with (f) its VmHWM, Redis's CPU per event (from INFO cpu: a
 # steadier figure than the rate on a shared machine) and the AOF rewrites
 # and RDB saves Redis ran meanwhile (each forks a child that takes a core
-# for seconds: later views catch up on a bigger Redis); (d) a balance
+# for seconds: later views catch up on a bigger Redis), each catch-up
+# starting on a settled Redis (redis_settle: no rewrite or save left over
+# from the step before); (d) a balance
 # --rebuild beside the running balance projector; (h) the Python peer; (e)
 # append-to-visible latency at RATE events/s; (i) callgrind of the balance
 # projector over 50,000 events.
@@ -54,6 +56,33 @@ redis_cpu() { redis-cli -p "$RPORT" info cpu | tr -d '\r' | awk -F: '/^used_cpu_
 # running: each forks a child that takes a core for seconds, so a catch-up
 # that overlaps one is slower
 redis_forks() { redis-cli -p "$RPORT" info persistence | tr -d '\r' | awk -F: '/^(aof_rewrites|rdb_saves|aof_rewrite_in_progress|rdb_bgsave_in_progress):/ { s += $2 } END { print s + 0 }'; }
+# Waits (up to 10 minutes) until Redis runs no AOF rewrite and no RDB save.
+redis_idle() {
+    local i
+    for ((i = 0; i < 6000; i++)); do
+        [[ "$(redis-cli -p "$RPORT" info persistence | tr -d '\r' | awk -F: '/^(aof_rewrite_in_progress|rdb_bgsave_in_progress|aof_rewrite_scheduled):/ { s += $2 } END { print s + 0 }')" == 0 ]] && return 0
+        sleep 0.1
+    done
+    echo "run.sh: Redis on port $RPORT still persisting after 10 minutes" >&2
+    return 1
+}
+# Before each catch-up, the state a long-running Redis is in: no background
+# save left over from the step before, an AOF rewritten down to the data it
+# holds (so the catch-up's own writes, not the previous step's, decide
+# whether a rewrite comes) and a fresh RDB save (so the save points do not
+# fall due in the middle). The catch-up's own rewrites and saves still run,
+# and are counted.
+redis_settle() {
+    local t0=$SECONDS
+    redis_idle
+    redis-cli -p "$RPORT" bgrewriteaof >/dev/null
+    sleep 0.2
+    redis_idle
+    redis-cli -p "$RPORT" bgsave >/dev/null
+    sleep 0.2
+    redis_idle
+    say "Redis settled (AOF rewritten, RDB saved) in $((SECONDS - t0)) s"
+}
 field() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" "$2" | tail -n 1; }
 proj_args() { # VIEW NS
     printf '%s\n' --view "$1" --brokers "$BROKERS" --topic-prefix "$TP" --redis-url "$REDIS_URL" \
@@ -103,6 +132,7 @@ for view in statements fraud balance; do
     keep=()
     [[ "$view" == balance ]] && keep=(-k)
     mapfile -t args < <(proj_args "$view" "$RUN-$view")
+    redis_settle
     cpu0=$(redis_cpu)
     forks0=$(redis_forks)
     "$BIN/rbench_watch" "${keep[@]}" "$BROKERS" "${TP}events" "$RPORT" "$RUN-$view" "$view" -- \
