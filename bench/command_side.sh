@@ -27,7 +27,9 @@
 #                noisy machine
 #
 # Environment: LEDGER_BUILD_DIR (default build/, RelWithDebInfo), the BENCH_*
-# above, BENCH_STEPS (default "a b c d", add e for callgrind). Outputs and
+# above, BENCH_STEPS (default "a b c d", add e for callgrind),
+# BENCH_LATENCY_ARGS (more flags for bench_latency in (c), e.g. "-X
+# fetch.wait.max.ms=10" for its result consumer). Outputs and
 # logs go to .local/bench/runs/<tag>/ (.local/bench-<base>/ with a moved
 # LEDGER_BENCH_PORT_BASE; the generated commands and their
 # results, hundreds of MB, are deleted unless BENCH_KEEP=1). Each run uses
@@ -222,7 +224,7 @@ step_latency() {
     local out
     out="$("$BUILD/bench/bench_latency" --brokers "$BROKERS" --topic-prefix "$prefix" \
         --rate "$BENCH_RATE" --duration "${BENCH_LATENCY_SECONDS}s" --warmup 5s \
-        --accounts "$BENCH_ACCOUNTS" --tag "$TAG-lat")"
+        --accounts "$BENCH_ACCOUNTS" --tag "$TAG-lat" ${BENCH_LATENCY_ARGS:-})"
     printf '%s\n' "$out"
     RESULT[c_p50]="$(sed -n 's/^latency: p50 \([0-9.]*\) ms.*/\1/p' <<<"$out")"
     RESULT[c_p99]="$(sed -n 's/^latency: p50 .* p99 \([0-9.]*\) ms,.*/\1/p' <<<"$out")"
