@@ -69,6 +69,8 @@
 #define SERVICE_TXN_TIMEOUT_MS 60000
 /* How long to wait for a group coordinator answer (committed offsets). */
 #define SERVICE_COMMITTED_TIMEOUT_MS 60000
+/* How long looking up a partition's first offset may take (service_committed). */
+#define SERVICE_FIRST_OFFSET_WAIT_MS 2000
 
 const ledger_config_setting producer_service_settings[] = {
     {.name = "group_id",
@@ -505,8 +507,10 @@ static void service_forget_msgs(producer_service *svc, int32_t p) {
     svc->msg_count = kept;
 }
 
-/* Fills each element's offset with its committed offset (BEGINNING when the
- * group has none). Returns 0 or -1. */
+/* Fills each element's offset with its committed offset, or, when the group
+ * has none, the partition's first offset (looked up here: librdkafka
+ * 2.0.2's own lookup for OFFSET_BEGINNING is often dropped and retried
+ * only 500 ms later; BEGINNING when this lookup fails). Returns 0 or -1. */
 static int service_committed(producer_service *svc, rd_kafka_topic_partition_list_t *list) {
     for (int i = 0; i < list->cnt; i++)
         list->elems[i].offset = RD_KAFKA_OFFSET_INVALID;
@@ -523,8 +527,13 @@ static int service_committed(producer_service *svc, rd_kafka_topic_partition_lis
                       (int)e->partition, rd_kafka_err2str(e->err));
             return -1;
         }
-        if (e->offset < 0)
-            e->offset = RD_KAFKA_OFFSET_BEGINNING;
+        if (e->offset < 0) {
+            int64_t low = -1, high = -1;
+            rd_kafka_resp_err_t werr = rd_kafka_query_watermark_offsets(
+                svc->consumer, e->topic, e->partition, &low, &high, SERVICE_FIRST_OFFSET_WAIT_MS);
+            e->offset =
+                werr == RD_KAFKA_RESP_ERR_NO_ERROR && low >= 0 ? low : RD_KAFKA_OFFSET_BEGINNING;
+        }
     }
     return 0;
 }
