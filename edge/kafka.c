@@ -170,6 +170,19 @@ int ledger_kafka_ensure_ledger_topics(const ledger_config *cfg, volatile sig_ato
     return 1;
 }
 
+int64_t ledger_kafka_first_offset(rd_kafka_t *rk, const char *topic, int32_t partition,
+                                  int timeout_ms) {
+    int64_t low = -1, high = -1;
+    rd_kafka_resp_err_t err =
+        rd_kafka_query_watermark_offsets(rk, topic, partition, &low, &high, timeout_ms);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR || low < 0) {
+        LOG_DEBUG("'%s' [%d]: cannot look up its first offset (%s): librdkafka will", topic,
+                  (int)partition, rd_kafka_err2str(err));
+        return RD_KAFKA_OFFSET_BEGINNING;
+    }
+    return low;
+}
+
 int ledger_kafka_err_is_unreachable(rd_kafka_resp_err_t err) {
     /* Local errors are negative; the broker's own are positive. */
     return err < 0 && err != RD_KAFKA_RESP_ERR_NO_ERROR;

@@ -131,6 +131,17 @@ int ledger_kafka_ensure_ledger_topics(const ledger_config *cfg, volatile sig_ato
  * asked) rather than the broker refusing the request. */
 int ledger_kafka_err_is_unreachable(rd_kafka_resp_err_t err);
 
+/* Where a consumer of `partition` of `topic` (rk's) starts when it has no
+ * stored position: the partition's first offset, looked up here within
+ * timeout_ms, to assign rather than RD_KAFKA_OFFSET_BEGINNING. librdkafka
+ * 2.0.2 often drops the answer to its own lookup for OFFSET_BEGINNING (a
+ * resume right after the assignment outdates it) and asks again only 500 ms
+ * later: the first half second of about half of the catch-ups from zero.
+ * Returns RD_KAFKA_OFFSET_BEGINNING (librdkafka's own lookup) when this one
+ * fails. */
+int64_t ledger_kafka_first_offset(rd_kafka_t *rk, const char *topic, int32_t partition,
+                                  int timeout_ms);
+
 /* ---- reachability ---- */
 
 /* Asks `brokers` for metadata (rd_kafka_metadata) within timeout_ms. Returns

@@ -61,6 +61,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kafka.h"
 #include "log.h"
 #include "records.h"
 #include "service_internal.h"
@@ -508,9 +509,7 @@ static void service_forget_msgs(producer_service *svc, int32_t p) {
 }
 
 /* Fills each element's offset with its committed offset, or, when the group
- * has none, the partition's first offset (looked up here: librdkafka
- * 2.0.2's own lookup for OFFSET_BEGINNING is often dropped and retried
- * only 500 ms later; BEGINNING when this lookup fails). Returns 0 or -1. */
+ * has none, the partition's first offset (kafka.h). Returns 0 or -1. */
 static int service_committed(producer_service *svc, rd_kafka_topic_partition_list_t *list) {
     for (int i = 0; i < list->cnt; i++)
         list->elems[i].offset = RD_KAFKA_OFFSET_INVALID;
@@ -527,13 +526,9 @@ static int service_committed(producer_service *svc, rd_kafka_topic_partition_lis
                       (int)e->partition, rd_kafka_err2str(e->err));
             return -1;
         }
-        if (e->offset < 0) {
-            int64_t low = -1, high = -1;
-            rd_kafka_resp_err_t werr = rd_kafka_query_watermark_offsets(
-                svc->consumer, e->topic, e->partition, &low, &high, SERVICE_FIRST_OFFSET_WAIT_MS);
-            e->offset =
-                werr == RD_KAFKA_RESP_ERR_NO_ERROR && low >= 0 ? low : RD_KAFKA_OFFSET_BEGINNING;
-        }
+        if (e->offset < 0)
+            e->offset = ledger_kafka_first_offset(svc->consumer, e->topic, e->partition,
+                                                  SERVICE_FIRST_OFFSET_WAIT_MS);
     }
     return 0;
 }

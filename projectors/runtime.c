@@ -286,24 +286,11 @@ static void forget_states(runtime *rt) {
 }
 
 /* Where the consumer of `partition` starts for a checkpoint: the checkpoint
- * itself, or, with none, the partition's first offset, looked up here
- * rather than left to librdkafka as OFFSET_BEGINNING: librdkafka 2.0.2
- * often drops the answer to its own lookup (a resume right after the
- * assignment outdates it) and asks again only after 500 ms, measured as
- * the first 0.5 s of about half of the catch-ups from offset zero. If the
- * lookup fails, OFFSET_BEGINNING (librdkafka's own lookup) it is. */
+ * itself, or, with none, the partition's first offset (kafka.h). */
 static int64_t kafka_offset_of(runtime *rt, int32_t partition, int64_t checkpoint) {
     if (checkpoint != PROJECTOR_NO_CHECKPOINT)
         return checkpoint;
-    int64_t low = 0, high = 0;
-    rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(rt->rk, rt->topic, partition, &low,
-                                                               &high, RUNTIME_FIRST_OFFSET_WAIT_MS);
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR || low < 0) {
-        LOG_DEBUG("partition %d: cannot look up its first offset (%s): librdkafka will",
-                  (int)partition, rd_kafka_err2str(err));
-        return RD_KAFKA_OFFSET_BEGINNING;
-    }
-    return low;
+    return ledger_kafka_first_offset(rt->rk, rt->topic, partition, RUNTIME_FIRST_OFFSET_WAIT_MS);
 }
 
 /* Moves the consumer of `partition` to its checkpoint. The -1 timeout waits

@@ -44,7 +44,8 @@ int main(int argc, char **argv) {
     }
     rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(n);
     for (int p = 0; p < n; p++)
-        rd_kafka_topic_partition_list_add(parts, argv[2], p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+        rd_kafka_topic_partition_list_add(parts, argv[2], p)->offset =
+            ledger_kafka_first_offset(rk, argv[2], p, 5000); /* as the projector starts */
     double t0 = rbench_now();
     rd_kafka_assign(rk, parts);
     rd_kafka_topic_partition_list_destroy(parts);

@@ -477,9 +477,9 @@ static int statements_apply(const void *state, view_batch *batch, const view_acc
     size_t f = 0;
     for (size_t i = 0; i < n_months; i++) {
         const int64_t values[] = {totals[i].total_in, totals[i].total_out};
-        const int64_t stored[] = {totals[i].stored_in, totals[i].stored_out};
+        const int64_t before[] = {totals[i].stored_in, totals[i].stored_out};
         for (int j = 0; j < 2; j++, f++) {
-            if (values[j] == stored[j])
+            if (values[j] == before[j])
                 continue; /* absent reads as 0 */
             argv[argc] = fields[f];
             lens[argc++] =
